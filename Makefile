@@ -1,0 +1,97 @@
+# ft: fine-tune language models from the shell.
+#
+#   make                 lib/libft.a and every program in bin/
+#   make check           every test; the last line is "N passed, N failed"
+#   make SANITIZE=1 check  the same under AddressSanitizer and UBSan
+#   make install PREFIX=/usr/local
+#   make bench           the benchmarks of bench/ (long)
+
+VERSION = 0.1.0
+PREFIX ?= /usr/local
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARN = -Wall -Wextra -Wno-unused-parameter
+PKGS = msgpack libarchive libpcre2-8 jansson libutf8proc openblas libxxhash
+
+ifeq ($(SANITIZE),1)
+BUILD = build-san
+LIBFT = $(BUILD)/libft.a
+BINDIR = $(BUILD)/bin
+SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD = build
+LIBFT = lib/libft.a
+BINDIR = bin
+SAN =
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) $(SAN) -fopenmp -Ilib -Itools/common \
+	$(PKG_CFLAGS) -DFT_VERSION='"$(VERSION)"' -DFT_SHARE_DIR='"$(PREFIX)/share/ft"' -MMD -MP
+LDLIBS = $(PKG_LIBS) -lwordnet -lm -lpthread
+ALL_LDFLAGS = $(LDFLAGS) $(SAN) -fopenmp
+
+LIB_SRC := $(sort $(shell find lib -name '*.c'))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+COMMON_SRC := $(sort $(wildcard tools/common/*.c))
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+TOOL_SRC := $(sort $(wildcard tools/ft-*.c))
+TOOLS := $(TOOL_SRC:tools/%.c=$(BINDIR)/%)
+UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
+UNITS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+HEADERS := $(shell find lib -name '*.h')
+
+all: $(LIBFT) $(TOOLS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBFT): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libftprog.a: $(COMMON_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BINDIR)/%: $(BUILD)/tools/%.o $(BUILD)/libftprog.a $(LIBFT)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBFT)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+check: all $(UNITS)
+	@FT_BIN=$(CURDIR)/$(BINDIR) FT_UNITS=$(CURDIR)/$(BUILD)/tests \
+	  FT_ROOT=$(CURDIR) sh tests/run $(TESTS)
+
+bench: all
+	$(MAKE) -C bench
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+	  $(DESTDIR)$(PREFIX)/include/ft $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/ft
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(LIBFT) $(DESTDIR)$(PREFIX)/lib
+	for h in $(HEADERS); do \
+	  install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/ft/$${h#lib/}; done
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5
+	if [ -d share ]; then cp -r share/. $(DESTDIR)$(PREFIX)/share/ft/; fi
+
+clean:
+	rm -rf build build-san bin lib/libft.a
+
+format:
+	clang-format -i $(LIB_SRC) $(HEADERS) $(TOOL_SRC) $(COMMON_SRC) tools/common/*.h
+
+.PHONY: all check bench install clean format
+.SECONDARY:
+
+-include $(LIB_OBJ:.o=.d) $(COMMON_OBJ:.o=.d) $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%.d)
+-include $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%.d)
