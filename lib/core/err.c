@@ -36,16 +36,23 @@ int ft_err_setk(ft_err *err, int kind, const char *fmt, ...)
 
 int ft_err_prefix(ft_err *err, const char *fmt, ...)
 {
-    char head[FT_ERR_MAX], old[FT_ERR_MAX];
+    char head[FT_ERR_MAX];
     va_list ap;
+    size_t h, m;
 
     if (!err)
         return -1;
     va_start(ap, fmt);
-    vsnprintf(head, sizeof head, fmt, ap);
+    vsnprintf(head, sizeof head - 2, fmt, ap);
     va_end(ap);
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", head, old);
+    strcat(head, ": ");
+    h = strlen(head);
+    m = strlen(err->msg);
+    if (h + m >= sizeof err->msg)
+        m = sizeof err->msg - 1 - h;
+    memmove(err->msg + h, err->msg, m);
+    memcpy(err->msg, head, h);
+    err->msg[h + m] = '\0';
     return -1;
 }
 
