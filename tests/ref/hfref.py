@@ -369,7 +369,7 @@ def rope(x, positions, inv_freq):
     """x [B, H, T, D] rotated at positions [T] (HF half layout)."""
     freqs = positions.to(torch.float64)[:, None] * inv_freq[None, :]
     emb = torch.cat((freqs, freqs), dim=-1)
-    return x * emb.cos() + rotate_half(x) * emb.sin()
+    return x * emb.cos().to(x.dtype) + rotate_half(x) * emb.sin().to(x.dtype)
 
 
 def rms_norm(x, w, eps):
