@@ -503,3 +503,123 @@ def loss_terms(logits, targets, weights):
     num = (tok * w * mask).sum()
     den = (w * mask).sum()
     return num, den
+
+
+# --- training: data and the AdamW loop ------------------------------------------
+
+def make_lm_records(vocab, eos, seq_len, n_rows, gen, weights=(1.0, 0.5, 2.0, 1.5)):
+    """n_rows token-id records, each of which is exactly one training row.
+
+    Each record is 3..seq_len+1 tokens drawn from [3, vocab) and ending with
+    eos (so no EOS is appended), and its weight differs from its neighbours'
+    (so a packer that keeps one weight per row never joins two records).
+    Under --task lm packing (windows of seq_len+1 tokens; a window ends where
+    the weight changes) record i is row i: input tokens[:-1], targets
+    tokens[1:]. Returns [{"id", "tokens", "weight"}].
+    """
+    recs, prev = [], None
+    for i in range(n_rows):
+        n = int(torch.randint(3, seq_len + 2, (1,), generator=gen))
+        if i % 3 == 0:
+            n = seq_len + 1
+        toks = torch.randint(3, vocab, (n - 1,), generator=gen).tolist() + [eos]
+        choices = [w for w in weights if w != prev]
+        w = choices[int(torch.randint(0, len(choices), (1,), generator=gen))]
+        prev = w
+        recs.append({"id": "r%d" % i, "tokens": toks, "weight": w})
+    return recs
+
+
+def records_to_batches(records, steps, accum, batch, seq_len):
+    """Rows in stream order, batch rows per micro-batch, accum micro-batches
+    per step: [[(tokens [B, T], targets [B, T], weights [B]) x accum] x steps].
+    Short rows are padded with token 0 and target -1."""
+    out, r = [], 0
+    for _ in range(steps):
+        micro = []
+        for _ in range(accum):
+            tk = torch.zeros(batch, seq_len, dtype=torch.long)
+            tg = torch.full((batch, seq_len), -1, dtype=torch.long)
+            w = torch.zeros(batch, dtype=torch.float64)
+            for b in range(batch):
+                toks = records[r]["tokens"]
+                tk[b, :len(toks) - 1] = torch.tensor(toks[:-1])
+                tg[b, :len(toks) - 1] = torch.tensor(toks[1:])
+                w[b] = records[r]["weight"]
+                r += 1
+            micro.append((tk, tg, w))
+        out.append(micro)
+    return out
+
+
+def write_records(out_dir, records):
+    """data.mp (msgpack records) and data.jsonl (the same, as JSON lines)."""
+    with open(os.path.join(out_dir, "data.mp"), "wb") as f:
+        f.write(msgpack_records(records))
+    with open(os.path.join(out_dir, "data.jsonl"), "w") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+
+
+def write_batches(path, batches):
+    """The rows the reference trained on: tokens/targets I32 [S, A, B, T], weights F32 [S, A, B]."""
+    tk = torch.stack([torch.stack([m[0] for m in s]) for s in batches])
+    tg = torch.stack([torch.stack([m[1] for m in s]) for s in batches])
+    w = torch.stack([torch.stack([m[2] for m in s]) for s in batches])
+    st_write(path, [("tokens", tk, "I32"), ("targets", tg, "I32"), ("weights", w, "F32")],
+             {"format": "pt"})
+
+
+def lr_lambda(schedule, warmup, total):
+    """Hugging Face's get_{constant,linear,cosine}_schedule_with_warmup factor
+    for the update numbered step (0-based): the first update has rate 0
+    whenever warmup > 0."""
+    def f(step):
+        if step < warmup:
+            return float(step) / float(max(1, warmup))
+        if schedule == "constant":
+            return 1.0
+        if schedule == "linear":
+            return max(0.0, float(total - step) / float(max(1, total - warmup)))
+        progress = float(step - warmup) / float(max(1, total - warmup))
+        return max(0.0, 0.5 * (1.0 + math.cos(math.pi * 0.5 * 2.0 * progress)))
+    return f
+
+
+def train_adamw(trainable, logits_fn, batches, hp, on_step):
+    """The reference loop: torch.optim.AdamW + LambdaLR + clip_grad_norm_.
+
+    trainable: {name: leaf tensor requiring grad}; tensors with 2+ dims decay,
+    1-dim ones (biases, norm weights) do not. logits_fn(tokens) -> logits.
+    Per step, every micro-batch's sum of weight x token loss is divided by
+    the sum of weight x targets over the whole step (all micro-batches), and
+    gradients accumulate; then clipping, the update, the schedule. on_step
+    (k, info) is called after update k (1-based) with loss, lr, grad_norm.
+    """
+    decay = [t for t in trainable.values() if t.dim() >= 2]
+    nodecay = [t for t in trainable.values() if t.dim() < 2]
+    groups = [g for g in ({"params": decay, "weight_decay": hp["weight_decay"]},
+                          {"params": nodecay, "weight_decay": 0.0}) if g["params"]]
+    opt = torch.optim.AdamW(groups, lr=hp["lr"], betas=(hp["beta1"], hp["beta2"]),
+                            eps=hp["eps"])
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lr_lambda(hp["schedule"], hp["warmup"], len(batches)))
+    params = list(trainable.values())
+    for k, micro in enumerate(batches, start=1):
+        den = sum(float((w[:, None] * (tg >= 0)).sum()) for _, tg, w in micro)
+        total = 0.0
+        for tk, tg, w in micro:
+            num, _ = loss_terms(logits_fn(tk), tg, w)
+            (num / den).backward()
+            total += float(num)
+        if hp["clip"] > 0:
+            norm = float(torch.nn.utils.clip_grad_norm_(params, hp["clip"]))
+        else:
+            norm = float(torch.norm(torch.stack([p.grad.norm() for p in params])))
+        lr = opt.param_groups[0]["lr"]
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        on_step(k, {"step": k, "loss": total / den, "lr": lr, "grad_norm": norm,
+                    "clipped": bool(hp["clip"] > 0 and norm > hp["clip"])},
+                opt)
