@@ -11,7 +11,7 @@ PREFIX ?= /usr/local
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -Wall -Wextra -Wno-unused-parameter
-PKGS = msgpack libarchive libpcre2-8 jansson libutf8proc openblas libxxhash
+PKGS = msgpack libarchive libpcre2-8 jansson libutf8proc openblas libxxhash zlib
 
 ifeq ($(SANITIZE),1)
 BUILD = build-san

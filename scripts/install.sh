@@ -10,7 +10,7 @@ SUDO=
 # Build tools and the libraries ft links against.
 PKGS="build-essential pkg-config
   libmsgpack-dev libarchive-dev libpcre2-dev libjansson-dev libutf8proc-dev
-  libopenblas0-openmp libopenblas-openmp-dev libxxhash-dev
+  libopenblas0-openmp libopenblas-openmp-dev libxxhash-dev zlib1g-dev
   wordnet-base wordnet-dev libopenmpi-dev openmpi-bin"
 # Oracles and tools the tests and pipelines use.
 PKGS="$PKGS python3 python3-torch python3-numpy python3-sklearn
