@@ -788,8 +788,8 @@ static int emit(ft_import *im, const origin *at, ft_err *err)
         ft_rec_str(&im->b, "label", label, label_len);
 
     if (im->b.len > im->cap) {
-        ft_err_set(err, "record of %zu bytes is over the cap of %zu (--max-record-bytes)",
-                   im->b.len, im->cap);
+        ft_err_set(err, "a record of %zu bytes is over the cap of %zu bytes "
+                        "(--max-record-bytes)", im->b.len, im->cap);
         return fail_at(im, at, err);
     }
     if (note_id(im, &id, err) < 0)
@@ -1434,7 +1434,11 @@ int ft_import_path(ft_import *im, const char *path, ft_err *err)
     }
     if (rc == 0 && ft_input_is_archive(im->in) && im->o.n_globs > 0 &&
         ft_input_members(im->in) == 0) {
-        ft_err_set(err, "%s: no member matches --glob", ft_input_name(im->in));
+        if (im->o.n_globs == 1)
+            ft_err_set(err, "%s: no member matches --glob '%s'", ft_input_name(im->in),
+                       im->o.globs[0]);
+        else
+            ft_err_set(err, "%s: no member matches any --glob", ft_input_name(im->in));
         rc = -1;
     }
     ft_input_close(im->in);

@@ -27,6 +27,7 @@ typedef struct source {
     z_stream z;
     unsigned char *in, *out;    /* READ_BLOCK_BYTES each */
     size_t in_len;              /* first block, not yet handed over */
+    char error[160];            /* a gzip fault, reported at the stream's end */
 } source;
 
 struct ft_input {
@@ -85,6 +86,11 @@ static la_ssize_t source_read(struct archive *a, void *data, const void **buf)
         *buf = s->in;
         return n;
     }
+    /* A fault ends the stream here and is reported where the reader meets
+     * the end (ft_input_more), so that everything inflated before it is
+     * still read, and a cut-off last line is not taken for a whole one. */
+    if (s->error[0])
+        return 0;
     for (;;) {
         if (s->z.avail_in == 0 && !s->eof) {
             n = read_raw(s);
@@ -109,24 +115,24 @@ static la_ssize_t source_read(struct archive *a, void *data, const void **buf)
             s->z_end = 0;
         }
         if (s->z.avail_in == 0 && s->eof) {
-            archive_set_error(a, EIO, "truncated gzip input");
-            return -1;
+            snprintf(s->error, sizeof s->error, "truncated gzip input");
+            return 0;
         }
         s->z.next_out = s->out;
         s->z.avail_out = READ_BLOCK_BYTES;
         int rc = inflate(&s->z, Z_NO_FLUSH);
         if (rc == Z_STREAM_END)
             s->z_end = 1;
-        else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-            archive_set_error(a, EIO, "damaged gzip data (%s)",
-                              s->z.msg ? s->z.msg : "inflate failed");
-            return -1;
-        }
+        else if (rc != Z_OK && rc != Z_BUF_ERROR)
+            snprintf(s->error, sizeof s->error, "damaged gzip data (%s)",
+                     s->z.msg ? s->z.msg : "inflate failed");
         size_t got = READ_BLOCK_BYTES - s->z.avail_out;
         if (got > 0) {
             *buf = s->out;
             return (la_ssize_t)got;
         }
+        if (s->error[0])
+            return 0;
     }
 }
 
@@ -250,7 +256,7 @@ static int member_wanted(const ft_input *in, struct archive_entry *e)
 
 static int archive_fail(ft_input *in, ft_err *err)
 {
-    const char *msg = archive_error_string(in->ar);
+    const char *msg = in->src.error[0] ? in->src.error : archive_error_string(in->ar);
     if (in->in_member)
         return ft_err_set(err, "%s: byte %llu: %s", ft_input_where(in),
                           (unsigned long long)(in->offset + (in->end - in->start)),
@@ -264,6 +270,10 @@ int ft_input_next(ft_input *in, ft_err *err)
 
     for (;;) {
         int rc = archive_read_next_header(in->ar, &e);
+        if (rc == ARCHIVE_EOF && in->src.error[0]) {
+            in->in_member = 0;
+            return archive_fail(in, err);
+        }
         if (rc == ARCHIVE_EOF) {
             in->in_member = 0;
             return 0;
@@ -387,6 +397,8 @@ int ft_input_more(ft_input *in, ft_err *err)
         return 0;
     for (;;) {
         int rc = archive_read_data_block(in->ar, &block, &len, &at);
+        if (rc == ARCHIVE_EOF && in->src.error[0])
+            return archive_fail(in, err);
         if (rc == ARCHIVE_EOF) {
             in->member_end = 1;
             return 0;

@@ -304,7 +304,7 @@ static int put_text(parser *ps, const unsigned char *r, size_t n)
         if (good == n)
             return 0;
         if (!ps->j->fix_utf8)
-            return fail(ps, r + good, "%s", "invalid UTF-8 in string");
+            return fail(ps, r + good, "%s", "invalid UTF-8 in a string (--fix-utf8 replaces it)");
         size_t bad = ft_utf8_bad_len((const char *)r + good, n - good);
         if (put_bytes(ps, "\xEF\xBF\xBD", 3) < 0)
             return -1;
