@@ -623,3 +623,96 @@ def train_adamw(trainable, logits_fn, batches, hp, on_step):
         on_step(k, {"step": k, "loss": total / den, "lr": lr, "grad_norm": norm,
                     "clipped": bool(hp["clip"] > 0 and norm > hp["clip"])},
                 opt)
+
+
+# --- PEFT layouts (pinned release: see ref-contract.md) -------------------------
+
+LORA_DEFAULT_TARGETS = {"llama": ["q_proj", "v_proj"], "mistral": ["q_proj", "v_proj"],
+                        "qwen2": ["q_proj", "v_proj"], "gpt2": ["c_attn"]}
+
+
+def linear_modules(cfg):
+    """[(module path, in, out, conv1d)] of every linear layer but the classifier."""
+    d, out = Dims(cfg), []
+    E, I, D = d.hidden, d.inter, d.head_dim
+    for l in range(d.layers):
+        if d.gpt2:
+            p = "transformer.h.%d." % l
+            out += [(p + "attn.c_attn", E, 3 * E, True), (p + "attn.c_proj", E, E, True),
+                    (p + "mlp.c_fc", E, I, True), (p + "mlp.c_proj", I, E, True)]
+        else:
+            p = "model.layers.%d." % l
+            out += [(p + "self_attn.q_proj", E, d.heads * D, False),
+                    (p + "self_attn.k_proj", E, d.kv_heads * D, False),
+                    (p + "self_attn.v_proj", E, d.kv_heads * D, False),
+                    (p + "self_attn.o_proj", d.heads * D, E, False),
+                    (p + "mlp.gate_proj", E, I, False), (p + "mlp.up_proj", E, I, False),
+                    (p + "mlp.down_proj", I, E, False)]
+    return out
+
+
+def lora_modules(cfg, targets, layers=None):
+    """The modules PEFT wraps for target_modules names (suffix match on the
+    last path segment) restricted to the blocks in layers (None: all)."""
+    out = []
+    for path, fin, fout, conv in linear_modules(cfg):
+        block = int(path.split(".")[2])  # model.layers.N... or transformer.h.N...
+        if path.split(".")[-1] in targets and (layers is None or block in layers):
+            out.append((path, fin, fout, conv))
+    return out
+
+
+def lora_key(path, which):
+    """PEFT's saved tensor name: base_model.model.<path>.lora_A.weight."""
+    return "base_model.model.%s.lora_%s.weight" % (path, which)
+
+
+def kaiming_uniform_a_sqrt5(rows, cols, gen):
+    """nn.init.kaiming_uniform_(w, a=sqrt(5)) for w [rows, cols]: U(-b, b),
+    b = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + 5)): b = 1 / sqrt(cols)."""
+    b = 1.0 / math.sqrt(cols)
+    return (torch.rand(rows, cols, generator=gen, dtype=torch.float64) * 2 - 1) * b
+
+
+def lora_config_json(cfg, r, alpha, targets, rslora, layers, base_name="model"):
+    """adapter_config.json as PEFT (>= 0.10, pinned 0.12.0) writes it for LoRA."""
+    return {
+        "alpha_pattern": {}, "auto_mapping": None, "base_model_name_or_path": base_name,
+        "bias": "none", "fan_in_fan_out": cfg["model_type"] == "gpt2",
+        "inference_mode": True, "init_lora_weights": True, "layer_replication": None,
+        "layers_pattern": None, "layers_to_transform": layers, "loftq_config": {},
+        "lora_alpha": alpha, "lora_dropout": 0.0, "megatron_config": None,
+        "megatron_core": "megatron.core", "modules_to_save": None, "peft_type": "LORA",
+        "r": r, "rank_pattern": {}, "revision": None, "target_modules": sorted(targets),
+        "task_type": "CAUSAL_LM", "use_dora": False, "use_rslora": rslora,
+    }
+
+
+def prefix_config_json(cfg, n_virtual, projection_hidden, base_name="model"):
+    """adapter_config.json as PEFT (pinned 0.12.0, GQA-aware) writes it for
+    prefix tuning: token_dim = head_dim x kv heads, num_attention_heads = kv heads."""
+    d = Dims(cfg)
+    token_dim = d.head_dim * d.kv_heads
+    return {
+        "auto_mapping": None, "base_model_name_or_path": base_name,
+        "encoder_hidden_size": projection_hidden or token_dim, "inference_mode": True,
+        "num_attention_heads": d.kv_heads, "num_layers": d.layers,
+        "num_transformer_submodules": 1, "num_virtual_tokens": n_virtual,
+        "peft_type": "PREFIX_TUNING", "prefix_projection": bool(projection_hidden),
+        "revision": None, "task_type": "CAUSAL_LM", "token_dim": token_dim,
+    }
+
+
+def write_json(path, obj):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def prefix_from_embeddings(cfg, pe):
+    """PEFT's past_key_values from prompt_embeddings [N, layers*2*token_dim]:
+    view [N, layers*2, kv heads, head_dim], so layer l's key is slot 2l and
+    its value slot 2l+1; returns [(key, value)] each [Hkv, N, D]."""
+    d = Dims(cfg)
+    e = pe.view(pe.shape[0], d.layers * 2, d.kv_heads, d.head_dim).permute(1, 2, 0, 3)
+    return [(e[2 * l], e[2 * l + 1]) for l in range(d.layers)]

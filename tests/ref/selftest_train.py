@@ -17,21 +17,24 @@ import hfref
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def hand_trajectory(cfg, base, names, batches, hp):
-    """The same training written out by hand in float64."""
-    p = {n: t.clone() for n, t in base.items()}
-    m = {n: torch.zeros_like(p[n]) for n in names}
-    v = {n: torch.zeros_like(p[n]) for n in names}
+def hand_loop(init, logits_of, batches, hp):
+    """The same training written out by hand in float64: AdamW, clipping and
+    the warm-up + cosine schedule from their formulas, no torch.optim.
+    init: {name: tensor} trainable; logits_of(current {name: leaf}) returns a
+    function tokens -> logits. Returns [(params after update, loss, lr)]."""
+    p = {n: t.clone() for n, t in init.items()}
+    m = {n: torch.zeros_like(t) for n, t in p.items()}
+    v = {n: torch.zeros_like(t) for n, t in p.items()}
     total, out = len(batches), []
     for k, micro in enumerate(batches):
         # the loss: all micro-batches over one denominator
-        leaves = {n: p[n].clone().requires_grad_(True) for n in names}
-        q = dict(p, **leaves)
+        leaves = {n: t.clone().requires_grad_(True) for n, t in p.items()}
+        fn = logits_of(leaves)
         den = sum(float((w[:, None] * (tg >= 0)).sum()) for _, tg, w in micro)
-        num = sum(hfref.loss_terms(hfref.forward(cfg, q, tk), tg, w)[0] for tk, tg, w in micro)
+        num = sum(hfref.loss_terms(fn(tk), tg, w)[0] for tk, tg, w in micro)
         (num / den).backward()
-        g = {n: leaves[n].grad for n in names}
-        norm = math.sqrt(sum(float((g[n] ** 2).sum()) for n in names))
+        g = {n: leaves[n].grad for n in p}
+        norm = math.sqrt(sum(float((g[n] ** 2).sum()) for n in p))
         coef = min(1.0, hp["clip"] / (norm + 1e-6)) if hp["clip"] > 0 else 1.0
         # Hugging Face's warm-up + cosine factor, first update numbered 0
         if k < hp["warmup"]:
@@ -40,7 +43,7 @@ def hand_trajectory(cfg, base, names, batches, hp):
             prog = (k - hp["warmup"]) / max(1, total - hp["warmup"])
             f = max(0.0, 0.5 * (1 + math.cos(math.pi * prog)))
         lr, t = hp["lr"] * f, k + 1
-        for n in names:
+        for n in p:
             gn = g[n] * coef
             if p[n].dim() >= 2:
                 p[n] = p[n] * (1 - lr * hp["weight_decay"])
@@ -48,8 +51,31 @@ def hand_trajectory(cfg, base, names, batches, hp):
             v[n] = hp["beta2"] * v[n] + (1 - hp["beta2"]) * gn * gn
             denom = (v[n] / (1 - hp["beta2"] ** t)).sqrt() + hp["eps"]
             p[n] = p[n] - lr / (1 - hp["beta1"] ** t) * m[n] / denom
-        out.append(({n: p[n].clone() for n in names}, float(num / den), lr))
+        out.append(({n: t.clone() for n, t in p.items()}, float(num / den), lr))
     return out
+
+
+def load_batches(out):
+    bt, _ = hfref.st_read(os.path.join(out, "batches.safetensors"))
+    return [[(bt["tokens"][s, a].long(), bt["targets"][s, a].long(),
+              bt["weights"][s, a].double()) for a in range(bt["tokens"].shape[1])]
+            for s in range(bt["tokens"].shape[0])]
+
+
+def compare_steps(out, plan, hand, names):
+    """Worst relative difference of the step files and the log against hand."""
+    worst = 0.0
+    for k, (want, loss, lr) in enumerate(hand, start=1):
+        got, _ = hfref.st_read(os.path.join(out, "step-%d.safetensors" % k))
+        for n in names:
+            scale = float(want[n].abs().max()) or 1.0
+            worst = max(worst, float((got[n].double() - want[n]).abs().max()) / scale)
+        log = plan["log"][k - 1]
+        worst = max(worst, abs(log["loss"] - loss) / loss, abs(log["lr"] - lr))
+    return worst
+
+
+HP_KEYS = ("lr", "weight_decay", "beta1", "beta2", "eps", "warmup", "clip")
 
 
 def run(check, tmp):
@@ -60,22 +86,16 @@ def run(check, tmp):
                         "--out", out, "--steps", "6", "--seed", "3"], check=True)
         plan = json.load(open(os.path.join(out, "trajectory.json")))
         cfg, base = hfref.load_model_dir(os.path.join(out, "model"))
-        bt, _ = hfref.st_read(os.path.join(out, "batches.safetensors"))
-        batches = [[(bt["tokens"][s, a].long(), bt["targets"][s, a].long(),
-                     bt["weights"][s, a].double()) for a in range(bt["tokens"].shape[1])]
-                   for s in range(bt["tokens"].shape[0])]
-        hp = {k: plan[k] for k in ("lr", "weight_decay", "beta1", "beta2", "eps",
-                                    "warmup", "clip")}
+        batches = load_batches(out)
+        hp = {k: plan[k] for k in HP_KEYS}
         names = plan["trainable"]
-        hand = hand_trajectory(cfg, base, names, batches, hp)
-        worst, frozen_ok = 0.0, True
-        for k, (want, loss, lr) in enumerate(hand, start=1):
+        hand = hand_loop({n: base[n] for n in names},
+                         lambda leaves: lambda tk: hfref.forward(cfg, dict(base, **leaves), tk),
+                         batches, hp)
+        worst = compare_steps(out, plan, hand, names)
+        frozen_ok = True
+        for k in range(1, len(hand) + 1):
             got, _ = hfref.st_read(os.path.join(out, "step-%d.safetensors" % k))
-            for n in names:
-                d = float((got[n].double() - want[n]).abs().max() / want[n].abs().max())
-                worst = max(worst, d)
-            log = plan["log"][k - 1]
-            worst = max(worst, abs(log["loss"] - loss) / loss, abs(log["lr"] - lr))
             for n in base:
                 if n not in names and not torch.equal(got[n].double(), base[n]):
                     frozen_ok = False
