@@ -14,7 +14,7 @@ PKGS="build-essential pkg-config
   wordnet-base wordnet-dev libopenmpi-dev openmpi-bin"
 # Oracles and tools the tests and pipelines use.
 PKGS="$PKGS python3 python3-torch python3-numpy python3-sklearn
-  zstd xz-utils zip gnuplot-nox"
+  zstd xz-utils zip gnuplot-nox wordnet"
 
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q

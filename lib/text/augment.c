@@ -37,6 +37,7 @@ typedef struct tokinfo {
     uint32_t key_off, key_len;   /* lower-case form, in doc.keys */
     const uint32_t *syn;         /* synonyms when the word may be replaced */
     uint32_t n_syn;
+    uint32_t group;              /* replaceable words with the same key share one */
     uint8_t cas;                 /* FT_CASE_* */
 } tokinfo;
 
@@ -55,6 +56,10 @@ typedef struct doc {
     uint32_t n_words;
     char *keys;
     size_t keys_len, keys_cap;
+    uint32_t *groups;            /* per group: its first token */
+    size_t n_groups, groups_cap;
+    uint32_t *slots;             /* hash set of group keys: group + 1, 0 empty */
+    size_t slots_cap;
     ft_span *sents;
     size_t n_sents, sents_cap;
     hit *hits;
@@ -85,6 +90,14 @@ struct ft_aug_work {
     size_t arena_len, arena_cap;
     uint32_t *idx;               /* scratch indices */
     size_t idx_cap;
+    item *items2;                /* the list being built by ri */
+    size_t items2_cap;
+    uint32_t *ins_gap;           /* ri: the word gap of each insertion */
+    size_t ins_cap;
+    item *ins;                   /* ri: the inserted items, in draw order */
+    size_t ins_items_cap;
+    uint32_t *pick;              /* sr: chosen synonym + 1 per group, 0 none */
+    size_t pick_cap;
     char *pbuf;                  /* a perturbed sentence */
     size_t pbuf_len, pbuf_cap;
     char aug[80];
@@ -192,6 +205,8 @@ static void doc_free(doc *d)
     free(d->toks);
     free(d->info);
     free(d->keys);
+    free(d->groups);
+    free(d->slots);
     free(d->sents);
     free(d->hits);
 }
@@ -206,6 +221,10 @@ void ft_aug_work_free(ft_aug_work *w)
     free(w->tmp_text);
     free(w->out);
     free(w->items);
+    free(w->items2);
+    free(w->ins_gap);
+    free(w->ins);
+    free(w->pick);
     free(w->arena);
     free(w->idx);
     free(w->pbuf);
@@ -236,6 +255,50 @@ int ft_aug_prepare(ft_aug_work *w, const char *text, size_t n, ft_err *err)
 }
 
 /* --- Lazily computed facts of a doc --------------------------------------- */
+
+static int same_key(const doc *d, size_t i, size_t j)
+{
+    const tokinfo *a = &d->info[i], *b = &d->info[j];
+    return a->key_len == b->key_len &&
+           memcmp(d->keys + a->key_off, d->keys + b->key_off, a->key_len) == 0;
+}
+
+/* Give replaceable words with the same key one group (numbered in text
+ * order), through a hash set of the groups' keys. */
+static int group_words(doc *d, ft_err *err)
+{
+    size_t n_slots = 16;
+
+    while (n_slots < 2 * d->n_toks)
+        n_slots *= 2;
+    if (ft_grow(&d->slots, &d->slots_cap, n_slots, sizeof *d->slots, err) < 0)
+        return -1;
+    memset(d->slots, 0, n_slots * sizeof *d->slots);
+    d->n_groups = 0;
+    for (size_t i = 0; i < d->n_toks; i++) {
+        tokinfo *ti = &d->info[i];
+        if (!ti->n_syn)
+            continue;
+        size_t h = (size_t)ft_hash64(d->keys + ti->key_off, ti->key_len, 0);
+        for (h &= n_slots - 1;; h = (h + 1) & (n_slots - 1)) {
+            uint32_t g = d->slots[h];
+            if (g && same_key(d, d->groups[g - 1], i)) {
+                ti->group = g - 1;
+                break;
+            }
+            if (g)
+                continue;
+            if (ft_grow(&d->groups, &d->groups_cap, d->n_groups + 1, sizeof *d->groups,
+                        err) < 0)
+                return -1;
+            d->groups[d->n_groups] = (uint32_t)i;
+            ti->group = (uint32_t)d->n_groups++;
+            d->slots[h] = (uint32_t)d->n_groups;
+            break;
+        }
+    }
+    return 0;
+}
 
 static int ensure_words(const ft_augmenter *a, doc *d, ft_err *err)
 {
@@ -276,6 +339,8 @@ static int ensure_words(const ft_augmenter *a, doc *d, ft_err *err)
             continue;
         ti->n_syn = ft_syn_lookup(a->syn, key, ti->key_len, &ti->syn);
     }
+    if (group_words(d, err) < 0)
+        return -1;
     d->have_words = 1;
     return 0;
 }
@@ -411,77 +476,68 @@ static int grow_idx(ft_aug_work *w, size_t n, ft_err *err)
 
 /* --- The operations: 1 changed (result in w->out), 0 unchanged, -1 error -- */
 
-static int same_key(const doc *d, size_t i, size_t j)
-{
-    const tokinfo *a = &d->info[i], *b = &d->info[j];
-    return a->key_len == b->key_len &&
-           memcmp(d->keys + a->key_off, d->keys + b->key_off, a->key_len) == 0;
-}
-
 static int op_sr(ft_aug_work *w, doc *d, ft_rng *r, ft_err *err)
 {
-    uint32_t n_cand = 0;
+    const ft_aug_opts *o = &w->a->o;
 
-    if (w->a->o.alpha_sr <= 0 || ensure_words(w->a, d, err) < 0)
-        return w->a->o.alpha_sr <= 0 ? 0 : -1;
-    if (grow_idx(w, d->n_toks, err) < 0)
+    if (o->alpha_sr <= 0)
+        return 0;
+    if (ensure_words(w->a, d, err) < 0)
         return -1;
-
-    /* Distinct replaceable words, by key, in text order. */
-    for (size_t i = 0; i < d->n_toks; i++) {
-        int dup = 0;
-        if (!d->info[i].n_syn)
-            continue;
-        for (uint32_t c = 0; c < n_cand && !dup; c++)
-            dup = same_key(d, w->idx[c], i);
-        if (!dup)
-            w->idx[n_cand++] = (uint32_t)i;
-    }
+    uint32_t n_cand = (uint32_t)d->n_groups;
     if (n_cand == 0)
         return 0;
+    if (grow_idx(w, n_cand, err) < 0 ||
+        ft_grow(&w->pick, &w->pick_cap, n_cand, sizeof *w->pick, err) < 0 ||
+        build_items(w, d, err) < 0)
+        return -1;
 
-    /* Draw n of them without replacement; give each one random synonym. */
-    uint32_t n = count_for(w->a->o.alpha_sr, d->n_words);
+    /* Draw n distinct words (groups) without replacement, one synonym each. */
+    uint32_t n = count_for(o->alpha_sr, d->n_words);
     if (n > n_cand)
         n = n_cand;
-    if (build_items(w, d, err) < 0)
-        return -1;
+    for (uint32_t g = 0; g < n_cand; g++) {
+        w->idx[g] = g;
+        w->pick[g] = 0;
+    }
     for (uint32_t c = 0; c < n; c++) {
-        uint32_t pick = c + (uint32_t)ft_rng_below(r, n_cand - c), t = w->idx[pick];
-        w->idx[pick] = w->idx[c];
-        w->idx[c] = t;
+        uint32_t j = c + (uint32_t)ft_rng_below(r, n_cand - c), g = w->idx[j];
+        w->idx[j] = w->idx[c];
+        w->idx[c] = g;
+        const tokinfo *ti = &d->info[d->groups[g]];
+        w->pick[g] = ti->syn[ft_rng_below(r, ti->n_syn)] + 1;
+    }
 
-        const tokinfo *ti = &d->info[t];
+    /* Every occurrence, in the capitalisation of each. */
+    for (size_t i = 0; i < d->n_toks; i++) {
+        const tokinfo *ti = &d->info[i];
         size_t syn_len;
-        const char *syn = ft_syn_str(w->a->syn, ti->syn[ft_rng_below(r, ti->n_syn)],
-                                     &syn_len);
-        for (size_t i = 0; i < d->n_toks; i++) {
-            if (!d->info[i].n_syn || !same_key(d, t, i))
-                continue;
-            int64_t off = arena_add(w, d->info[i].cas, syn, syn_len, &w->items[i].len, err);
-            if (off < 0)
-                return -1;
-            w->items[i].off = (uint32_t)off;
-            w->items[i].src = SRC_ARENA;
-            w->items[i].tight = 0;
-        }
+        if (!ti->n_syn || !w->pick[ti->group])
+            continue;
+        const char *syn = ft_syn_str(w->a->syn, w->pick[ti->group] - 1, &syn_len);
+        int64_t off = arena_add(w, ti->cas, syn, syn_len, &w->items[i].len, err);
+        if (off < 0)
+            return -1;
+        w->items[i].off = (uint32_t)off;
+        w->items[i].src = SRC_ARENA;
+        w->items[i].tight = 0;
     }
     return render_items(w, d, err);
 }
 
-static int insert_item(ft_aug_work *w, size_t at, const item *it, ft_err *err)
+/* Give item it the separator that goes after an item whose text is tight
+ * (prev_tight): nothing between two tight words, else a space. */
+static void set_sep(item *it, int prev_tight)
 {
-    if (ft_grow(&w->items, &w->items_cap, w->n_items + 1, sizeof *w->items, err) < 0)
-        return -1;
-    memmove(w->items + at + 1, w->items + at, (w->n_items - at) * sizeof *w->items);
-    w->items[at] = *it;
-    w->n_items++;
-    return 0;
+    int glue = it->tight && prev_tight;
+    it->sep_src = glue ? SRC_NONE : SRC_SPACE;
+    it->sep_off = 0;
+    it->sep_len = glue ? 0 : 1;
 }
 
 static int op_ri(ft_aug_work *w, doc *d, ft_rng *r, ft_err *err)
 {
-    uint32_t n_src = 0, n_words;
+    uint32_t n_src = 0;
 
     if (w->a->o.alpha_ri <= 0)
         return 0;
@@ -495,56 +551,93 @@ static int op_ri(ft_aug_work *w, doc *d, ft_rng *r, ft_err *err)
     if (build_items(w, d, err) < 0)
         return -1;
 
-    n_words = d->n_words;
-    for (uint32_t c = 0, n = count_for(w->a->o.alpha_ri, d->n_words); c < n; c++) {
-        /* A synonym of a random source word, as WordNet spells it. */
+    /* Draw the insertions: a synonym (as spelled) of a random source word,
+     * and a gap: before word g, or after the last word (g = n_words). */
+    uint32_t n = count_for(w->a->o.alpha_ri, d->n_words), nw = d->n_words;
+    if (ft_grow(&w->ins_gap, &w->ins_cap, n, sizeof *w->ins_gap, err) < 0 ||
+        ft_grow(&w->ins, &w->ins_items_cap, n, sizeof *w->ins, err) < 0)
+        return -1;
+    for (uint32_t c = 0; c < n; c++) {
         const tokinfo *ti = &d->info[w->idx[ft_rng_below(r, n_src)]];
         size_t syn_len;
         const char *syn = ft_syn_str(w->a->syn, ti->syn[ft_rng_below(r, ti->n_syn)],
                                      &syn_len);
-        item it = {0};
-        int64_t off = arena_add(w, FT_CASE_LOWER, syn, syn_len, &it.len, err);
+        item *it = &w->ins[c];
         int32_t cp;
+        int64_t off = arena_add(w, FT_CASE_LOWER, syn, syn_len, &it->len, err);
         if (off < 0)
             return -1;
-        it.off = (uint32_t)off;
-        it.src = SRC_ARENA;
-        it.kind = FT_TOK_WORD;
+        it->off = (uint32_t)off;
+        it->src = SRC_ARENA;
+        it->kind = FT_TOK_WORD;
         ft_utf8_decode(syn, 0, &cp);
-        it.tight = (uint8_t)ft_words_is_tight(cp);
-        it.alive = 1;
-
-        /* At word position p of n_words + 1: before the p-th word, or after
-         * the last one. The separator between two tight words is empty. */
-        uint32_t p = (uint32_t)ft_rng_below(r, n_words + 1), seen = 0;
-        size_t at = 0, last_word = 0;
-        for (size_t i = 0; i < w->n_items; i++) {
-            if (w->items[i].kind != FT_TOK_WORD)
-                continue;
-            last_word = i;
-            if (seen++ == p) {
-                at = i;
-                break;
-            }
-        }
-        if (p < n_words) {
-            item *next = &w->items[at];
-            it.sep_src = next->sep_src;
-            it.sep_off = next->sep_off;
-            it.sep_len = next->sep_len;
-            int glue = it.tight && next->tight;
-            next->sep_src = glue ? SRC_NONE : SRC_SPACE;
-            next->sep_len = glue ? 0 : 1;
-        } else {
-            at = last_word + 1;
-            int glue = it.tight && w->items[last_word].tight;
-            it.sep_src = glue ? SRC_NONE : SRC_SPACE;
-            it.sep_len = glue ? 0 : 1;
-        }
-        if (insert_item(w, at, &it, err) < 0)
-            return -1;
-        n_words++;
+        it->tight = (uint8_t)ft_words_is_tight(cp);
+        it->alive = 1;
+        w->ins_gap[c] = (uint32_t)ft_rng_below(r, (uint64_t)nw + 1);
     }
+
+    /* Order the insertions by gap (counting sort, stable): those of gap g
+     * are order[start[g] .. start[g + 1]). idx is free again. */
+    if (grow_idx(w, (size_t)nw + 2 + n, err) < 0 ||
+        ft_grow(&w->items2, &w->items2_cap, w->n_items + n, sizeof *w->items2, err) < 0)
+        return -1;
+    uint32_t *start = w->idx, *order = w->idx + nw + 2;
+    memset(start, 0, ((size_t)nw + 2) * sizeof *start);
+    for (uint32_t c = 0; c < n; c++)
+        start[w->ins_gap[c] + 1]++;
+    for (uint32_t g = 0; g <= nw; g++)
+        start[g + 1] += start[g];
+    for (uint32_t c = 0; c < n; c++)
+        order[start[w->ins_gap[c]]++] = c;
+    for (uint32_t g = nw + 1; g > 0; g--)
+        start[g] = start[g - 1];
+    start[0] = 0;
+
+    /* Merge: the insertions of gap g go before word g, the first taking the
+     * word's separator; those of the last gap right behind the last word. */
+    size_t m = 0;
+    uint32_t word = 0;
+    for (size_t i = 0; i < w->n_items; i++) {
+        item it = w->items[i];
+        if (it.kind != FT_TOK_WORD) {
+            w->items2[m++] = it;
+            continue;
+        }
+        uint32_t g = word++;
+        int prev_tight = -1;
+        for (uint32_t c = start[g]; c < start[g + 1]; c++) {
+            item x = w->ins[order[c]];
+            if (prev_tight < 0) {
+                x.sep_src = it.sep_src;
+                x.sep_off = it.sep_off;
+                x.sep_len = it.sep_len;
+            } else {
+                set_sep(&x, prev_tight);
+            }
+            w->items2[m++] = x;
+            prev_tight = x.tight;
+        }
+        if (prev_tight >= 0)
+            set_sep(&it, prev_tight);
+        w->items2[m++] = it;
+        if (g + 1 < nw)
+            continue;
+        prev_tight = it.tight;
+        for (uint32_t c = start[nw]; c < start[nw + 1]; c++) {
+            item x = w->ins[order[c]];
+            set_sep(&x, prev_tight);
+            w->items2[m++] = x;
+            prev_tight = x.tight;
+        }
+    }
+
+    item *t = w->items;
+    size_t t_cap = w->items_cap;
+    w->items = w->items2;
+    w->items_cap = w->items2_cap;
+    w->items2 = t;
+    w->items2_cap = t_cap;
+    w->n_items = m;
     return render_items(w, d, err);
 }
 
