@@ -303,12 +303,34 @@ static const struct {
      "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", 0, "qwen2"},
 };
 
-const char *ft_gguf_arch_pre_name(const char *pattern, int split_digits)
+static int same_list(const char *const *a, size_t n, const char *const *b)
 {
-    size_t n = sizeof pre_by_pattern / sizeof pre_by_pattern[0];
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(pre_by_pattern[i].pattern, pattern) &&
-            pre_by_pattern[i].split_digits == !!split_digits)
+    size_t i;
+    for (i = 0; i < n && b[i]; i++)
+        if (strcmp(a[i], b[i]))
+            return 0;
+    return i == n && !b[i];
+}
+
+const char *ft_gguf_arch_pre_name(const char *const *patterns, size_t n)
+{
+    /* The names convert_hf_to_gguf.py writes, before their aliases. */
+    static const char *const preferred[] = {"gpt-2", "llama-bpe", "qwen2", "smollm",
+                                            "default", NULL};
+    size_t n_hf = sizeof pre_by_pattern / sizeof pre_by_pattern[0];
+    int dummy;
+
+    for (size_t i = 0; i < n_hf; i++) {
+        int digits = pre_by_pattern[i].split_digits;
+        if (n == (size_t)(1 + digits) && !strcmp(pre_by_pattern[i].pattern, patterns[digits]) &&
+            (!digits || !strcmp(patterns[0], "\\p{N}")))
             return pre_by_pattern[i].name;
+    }
+    for (int i = 0; preferred[i]; i++)
+        if (same_list(patterns, n, ft_gguf_arch_pre_regexes(preferred[i], &dummy)))
+            return preferred[i];
+    for (const struct pre *p = pres; p->name; p++)
+        if (strcmp(p->name, "gpt2") && same_list(patterns, n, p->rx))
+            return p->name;
     return NULL;
 }

@@ -47,10 +47,11 @@ void ft_gguf_arch_permute(void *dst, const void *src, int64_t rows, size_t row_b
  * becoming pieces of their own. */
 const char *const *ft_gguf_arch_pre_regexes(const char *name, int *n);
 
-/* The tokenizer.ggml.pre name to write for a tokenizer whose whole
- * pre-tokenizer is one byte-level split by pattern (as tokenizer.json
- * writes it), with digits split individually first when split_digits; NULL
- * when llama.cpp has no name for it. */
-const char *ft_gguf_arch_pre_name(const char *pattern, int split_digits);
+/* The tokenizer.ggml.pre name to write for a byte-level tokenizer that
+ * splits by these regexes in turn: either the regexes of a llama.cpp name
+ * above, or one pattern as tokenizer.json files spell them (GPT-2's,
+ * Llama 3's, Qwen2's), optionally after "\p{N}" (digits apart, SmolLM).
+ * NULL when llama.cpp has no name for them. */
+const char *ft_gguf_arch_pre_name(const char *const *patterns, size_t n);
 
 #endif

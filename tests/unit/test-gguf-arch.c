@@ -296,18 +296,34 @@ static void test_pre(void)
     split(rx, n, "x 42y", out, sizeof out);
     CHECK_STR(out, "x| |4|2|y");
 
-    /* Names to write for tokenizer.json patterns. */
-    CHECK_STR(ft_gguf_arch_pre_name("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| "
-                                    "?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", 0), "gpt-2");
-    CHECK_STR(ft_gguf_arch_pre_name("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| "
-                                    "?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", 1), "smollm");
-    CHECK_STR(ft_gguf_arch_pre_name("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?"
-                                    "\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-                                    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", 0), "llama-bpe");
-    CHECK_STR(ft_gguf_arch_pre_name("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?"
-                                    "\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
-                                    "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", 0), "qwen2");
-    CHECK(ft_gguf_arch_pre_name("\\w+", 0) == NULL);
+    /* Names to write for tokenizer.json patterns (tokenizer.json's own
+     * spellings of GPT-2's, Llama 3's and Qwen2's) and for llama.cpp's lists. */
+    {
+        const char *gpt2[] = {"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| "
+                              "?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"};
+        const char *smollm[] = {"\\p{N}", gpt2[0]};
+        const char *llama3[] = {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?"
+                                "\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+                                "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"};
+        const char *qwen2[] = {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?"
+                               "\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"
+                               "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"};
+        const char *other[] = {"\\w+"};
+        CHECK_STR(ft_gguf_arch_pre_name(gpt2, 1), "gpt-2");
+        CHECK_STR(ft_gguf_arch_pre_name(smollm, 2), "smollm");
+        CHECK_STR(ft_gguf_arch_pre_name(llama3, 1), "llama-bpe");
+        CHECK_STR(ft_gguf_arch_pre_name(qwen2, 1), "qwen2");
+        CHECK(ft_gguf_arch_pre_name(other, 1) == NULL);
+        CHECK(ft_gguf_arch_pre_name(smollm + 1, 0) == NULL);
+        rx = ft_gguf_arch_pre_regexes("default", &n);
+        CHECK_STR(ft_gguf_arch_pre_name(rx, (size_t)n), "default");
+        rx = ft_gguf_arch_pre_regexes("llama3", &n);
+        CHECK_STR(ft_gguf_arch_pre_name(rx, (size_t)n), "llama-bpe");
+        rx = ft_gguf_arch_pre_regexes("gpt2", &n);
+        CHECK_STR(ft_gguf_arch_pre_name(rx, (size_t)n), "gpt-2");
+        rx = ft_gguf_arch_pre_regexes("tekken", &n);
+        CHECK_STR(ft_gguf_arch_pre_name(rx, (size_t)n), "tekken");
+    }
 }
 
 int main(void)
