@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -565,10 +566,16 @@ void ft_gguf_close(ft_gguf *g)
 int ft_gguf_is_gguf(const char *path)
 {
     char magic[4];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t n_name = strlen(path);
+    struct stat st;
     ssize_t n;
+    int fd;
 
-    if (fd < 0)
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    if (n_name >= 5 && !strcasecmp(path + n_name - 5, ".gguf"))
+        return 1;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return 0;
     n = read(fd, magic, 4);
     close(fd);

@@ -106,7 +106,8 @@ typedef struct ft_gguf {
 ft_gguf *ft_gguf_open(const char *path, ft_err *err);
 void ft_gguf_close(ft_gguf *g);
 
-/* 1 if the file at path starts with the GGUF magic, 0 if not (or unreadable). */
+/* 1 if path is a regular file named *.gguf or starting with the GGUF magic
+ * (so a damaged .gguf file goes to the GGUF reader and its error), else 0. */
 int ft_gguf_is_gguf(const char *path);
 
 const ft_gguf_kv *ft_gguf_find(const ft_gguf *g, const char *key);

@@ -472,7 +472,7 @@ static void test_node_oracle(void)
 
 static void test_bad_input(void)
 {
-    char *path = tmp_path("empty.gguf");
+    char *path;
     ft_err err = {0};
     FILE *f;
 
@@ -503,13 +503,23 @@ static void test_bad_input(void)
     expect_error((spec){.truncate = 6}, "the version at offset 4 runs past the end",
                  "truncated header");
 
+    path = tmp_path("empty.gguf");
     f = fopen(path, "wb");
     fclose(f);
     CHECK(ft_gguf_open(path, &err) == NULL);
     CHECK(strstr(err.msg, "empty") != NULL);
     CHECK(ft_gguf_open(tmp_path("missing.gguf"), &err) == NULL);
     CHECK(strstr(err.msg, "No such file") != NULL);
-    CHECK(ft_gguf_is_gguf(path) == 0);
+    CHECK(ft_gguf_is_gguf(tmp_path("empty.gguf")) == 1); /* by its name */
+    CHECK(ft_gguf_is_gguf(tmpdir) == 0);
+    f = fopen(tmp_path("model.bin"), "wb");
+    fputs("GGUF", f);
+    fclose(f);
+    CHECK(ft_gguf_is_gguf(tmp_path("model.bin")) == 1); /* by its magic */
+    f = fopen(tmp_path("model.bin"), "wb");
+    fputs("GGML", f);
+    fclose(f);
+    CHECK(ft_gguf_is_gguf(tmp_path("model.bin")) == 0);
 }
 
 int main(void)
