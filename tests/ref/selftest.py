@@ -262,15 +262,16 @@ def engine_ref_files(tmp):
     for fam, dtype, extra in (("llama", "f16", []), ("gpt2", "bf16", ["--prefix", "2"]),
                               ("qwen2", "f32", []), ("llama", "f32", ["--rope-scaling", "llama3"])):
         outs = []
-        for run in (1, 2):
+        for run in ((1, 2) if fam == "gpt2" else (1,)):
             out = os.path.join(tmp, "%s-%s-%d" % (fam, dtype, run))
             subprocess.run([sys.executable, script, "--family", fam, "--out", out,
                             "--dtype", dtype, "--seed", "7"] + extra, check=True)
             outs.append(out)
-        same = all(open(os.path.join(outs[0], f), "rb").read() ==
-                   open(os.path.join(outs[1], f), "rb").read()
-                   for f in ("config.json", "model.safetensors", "expected.safetensors"))
-        check("engine_ref %s %s: two runs write identical files" % (fam, dtype), same)
+        if len(outs) == 2:
+            same = all(open(os.path.join(outs[0], f), "rb").read() ==
+                       open(os.path.join(outs[1], f), "rb").read()
+                       for f in ("config.json", "model.safetensors", "expected.safetensors"))
+            check("engine_ref %s %s: two runs write identical files" % (fam, dtype), same)
         cfg, params = hfref.load_model_dir(outs[0])
         exp, _ = hfref.st_read(os.path.join(outs[0], "expected.safetensors"))
         raw, _ = hfref.st_read(os.path.join(outs[0], "model.safetensors"))
