@@ -39,6 +39,7 @@ typedef struct tokinfo {
     uint32_t n_syn;
     uint32_t group;              /* replaceable words with the same key share one */
     uint8_t cas;                 /* FT_CASE_* */
+    uint64_t h;                  /* hash of the key */
 } tokinfo;
 
 typedef struct hit {
@@ -300,8 +301,20 @@ static int group_words(doc *d, ft_err *err)
     return 0;
 }
 
-static int ensure_words(const ft_augmenter *a, doc *d, ft_err *err)
+/* The synonyms of a lower-case word, none for a stop word. */
+static uint32_t word_synonyms(const ft_augmenter *a, const char *key, size_t len, uint64_t h,
+                              const uint32_t **syn)
 {
+    uint32_t n = ft_syn_lookup_hashed(a->syn, key, len, h, syn);
+    if (n && a->stop && ft_strtab_find(a->stop, key, len) >= 0)
+        n = 0;
+    return n;
+}
+
+static int ensure_words(ft_aug_work *w, doc *d, ft_err *err)
+{
+    const ft_augmenter *a = w->a;
+
     if (d->have_words)
         return 0;
     if (ft_words_split(d->text, d->n, a->syn ? &a->dict : NULL, &d->toks, &d->n_toks,
@@ -328,16 +341,21 @@ static int ensure_words(const ft_augmenter *a, doc *d, ft_err *err)
         d->keys_len += ti->key_len;
         ti->cas = (uint8_t)ft_words_case(d->text + t->off, t->len);
 
-        /* Synonyms of a word with letters and no digit that is no stop word. */
-        const char *key = d->keys + ti->key_off;
+        /* Words with letters and no digit may have synonyms: hash them and
+         * ask for their cache lines now, so the look-ups below overlap. */
         if (!a->syn)
             continue;
         ft_words_traits(d->text + t->off, t->len, &letter, &digit);
         if (!letter || digit)
             continue;
-        if (a->stop && ft_strtab_find(a->stop, key, ti->key_len) >= 0)
-            continue;
-        ti->n_syn = ft_syn_lookup(a->syn, key, ti->key_len, &ti->syn);
+        ti->n_syn = UINT32_MAX;
+        ti->h = ft_syn_hash(d->keys + ti->key_off, ti->key_len);
+        ft_syn_prefetch(a->syn, ti->h);
+    }
+    for (size_t i = 0; i < d->n_toks; i++) {
+        tokinfo *ti = &d->info[i];
+        if (ti->n_syn == UINT32_MAX)
+            ti->n_syn = word_synonyms(a, d->keys + ti->key_off, ti->key_len, ti->h, &ti->syn);
     }
     if (group_words(d, err) < 0)
         return -1;
@@ -412,7 +430,8 @@ static int build_items(ft_aug_work *w, const doc *d, ft_err *err)
 
 static int out_add(ft_aug_work *w, const char *s, size_t n, ft_err *err)
 {
-    if (ft_grow(&w->out, &w->out_cap, w->out_len + n + 1, 1, err) < 0)
+    if (w->out_len + n + 1 > w->out_cap &&
+        ft_grow(&w->out, &w->out_cap, w->out_len + n + 1, 1, err) < 0)
         return -1;
     memcpy(w->out + w->out_len, s, n);
     w->out_len += n;
@@ -424,30 +443,51 @@ static const char *item_str(const ft_aug_work *w, const doc *d, int src, uint32_
     return src == SRC_TEXT ? d->text + off : src == SRC_ARENA ? w->arena + off : " ";
 }
 
+/* A run of bytes being rendered: pieces that follow each other in memory
+ * (unchanged stretches of the text) are copied in one go. */
+typedef struct span {
+    const char *p;
+    size_t len;
+} span;
+
+static void emit(ft_aug_work *w, span *sp, const char *p, size_t len)
+{
+    if (p == sp->p + sp->len) {
+        sp->len += len;
+        return;
+    }
+    memcpy(w->out + w->out_len, sp->p, sp->len);
+    w->out_len += sp->len;
+    sp->p = p;
+    sp->len = len;
+}
+
 /* Render the items into w->out: the text's leading white space, the items
  * (each after its separator, except the first), the trailing white space.
  * Returns 1 when the result differs from the doc's text, 0 when not. */
 static int render_items(ft_aug_work *w, const doc *d, ft_err *err)
 {
     const ft_tok *last = &d->toks[d->n_toks - 1];
+    size_t need = d->n + 1, end = last->off + last->len;
+    span sp = {d->text, d->toks[0].off};
     int first = 1;
 
-    w->out_len = 0;
-    if (out_add(w, d->text, d->toks[0].off, err) < 0)
+    for (size_t i = 0; i < w->n_items; i++)
+        need += w->items[i].sep_len + w->items[i].len;
+    if (need > w->out_cap && ft_grow(&w->out, &w->out_cap, need, 1, err) < 0)
         return -1;
+    w->out_len = 0;
     for (size_t i = 0; i < w->n_items; i++) {
         const item *it = &w->items[i];
         if (!it->alive)
             continue;
-        if (!first && it->sep_src != SRC_NONE &&
-            out_add(w, item_str(w, d, it->sep_src, it->sep_off), it->sep_len, err) < 0)
-            return -1;
-        if (out_add(w, item_str(w, d, it->src, it->off), it->len, err) < 0)
-            return -1;
+        if (!first && it->sep_src != SRC_NONE)
+            emit(w, &sp, item_str(w, d, it->sep_src, it->sep_off), it->sep_len);
+        emit(w, &sp, item_str(w, d, it->src, it->off), it->len);
         first = 0;
     }
-    if (out_add(w, d->text + last->off + last->len, d->n - last->off - last->len, err) < 0)
-        return -1;
+    emit(w, &sp, d->text + end, d->n - end);
+    emit(w, &sp, NULL, 0);
     return w->out_len != d->n || memcmp(w->out, d->text, d->n) != 0;
 }
 
@@ -455,7 +495,8 @@ static int render_items(ft_aug_work *w, const doc *d, ft_err *err)
 static int64_t arena_add(ft_aug_work *w, int cas, const char *s, size_t n, uint32_t *len,
                          ft_err *err)
 {
-    if (ft_grow(&w->arena, &w->arena_cap, w->arena_len + 3 * n + 4, 1, err) < 0)
+    if (w->arena_len + 3 * n + 4 > w->arena_cap &&
+        ft_grow(&w->arena, &w->arena_cap, w->arena_len + 3 * n + 4, 1, err) < 0)
         return -1;
     size_t off = w->arena_len;
     *len = (uint32_t)ft_words_recase(cas, s, n, w->arena + off);
@@ -482,7 +523,7 @@ static int op_sr(ft_aug_work *w, doc *d, ft_rng *r, ft_err *err)
 
     if (o->alpha_sr <= 0)
         return 0;
-    if (ensure_words(w->a, d, err) < 0)
+    if (ensure_words(w, d, err) < 0)
         return -1;
     uint32_t n_cand = (uint32_t)d->n_groups;
     if (n_cand == 0)
@@ -541,7 +582,7 @@ static int op_ri(ft_aug_work *w, doc *d, ft_rng *r, ft_err *err)
 
     if (w->a->o.alpha_ri <= 0)
         return 0;
-    if (ensure_words(w->a, d, err) < 0 || grow_idx(w, d->n_toks, err) < 0)
+    if (ensure_words(w, d, err) < 0 || grow_idx(w, d->n_toks, err) < 0)
         return -1;
     for (size_t i = 0; i < d->n_toks; i++)
         if (d->info[i].n_syn)
@@ -655,7 +696,7 @@ static int op_rs(ft_aug_work *w, doc *d, ft_rng *r, ft_err *err)
 {
     if (w->a->o.alpha_rs <= 0)
         return 0;
-    if (ensure_words(w->a, d, err) < 0 || grow_idx(w, d->n_toks, err) < 0)
+    if (ensure_words(w, d, err) < 0 || grow_idx(w, d->n_toks, err) < 0)
         return -1;
     if (d->n_words < 2)
         return 0;
@@ -683,7 +724,7 @@ static int op_rd(ft_aug_work *w, doc *d, ft_rng *r, ft_err *err)
 
     if (w->a->o.p_rd <= 0)
         return 0;
-    if (ensure_words(w->a, d, err) < 0 || grow_idx(w, d->n_toks, err) < 0)
+    if (ensure_words(w, d, err) < 0 || grow_idx(w, d->n_toks, err) < 0)
         return -1;
     if (d->n_words < 2)
         return 0;
@@ -831,12 +872,15 @@ int ft_aug_rewrite(ft_aug_work *w, uint64_t record_seed, uint32_t k, const char 
         doc_reset(&w->tmp, w->tmp_text, w->out_len);
         cur = &w->tmp;
 
-        aug_len += (size_t)snprintf(w->aug + aug_len, sizeof w->aug - aug_len, "%s%s",
-                                    used ? "+" : "", op_names[op]);
+        /* At most FT_AUG_N_OPS names of 7 letters and their '+': w->aug fits. */
+        if (used)
+            w->aug[aug_len++] = '+';
+        strcpy(w->aug + aug_len, op_names[op]);
+        aug_len += strlen(op_names[op]);
         used++;
     }
     if (!used)
-        snprintf(w->aug, sizeof w->aug, "%s", op_names[o->ops[first]]);
+        strcpy(w->aug, op_names[o->ops[first]]);
     *out = cur->text;
     *out_len = cur->n;
     *aug = w->aug;

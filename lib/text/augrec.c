@@ -41,6 +41,20 @@ static char *id_text(const ft_field *id, size_t *len, ft_err *err)
     return buf;
 }
 
+/* Write "#k" at p; its length. */
+static size_t suffix(char *p, uint32_t k)
+{
+    char digits[10];
+    size_t n = 0, len = 1;
+    do
+        digits[n++] = (char)('0' + k % 10);
+    while ((k /= 10) > 0);
+    p[0] = '#';
+    while (n > 0)
+        p[len++] = digits[--n];
+    return len;
+}
+
 static void put_seed(ft_rec_builder *b, uint64_t seed)
 {
     uint8_t raw[9] = {0xcf};
@@ -98,8 +112,7 @@ int ft_augrec_build(ft_aug_work *w, const ft_record *rec, const char *field,
         for (uint32_t i = 0; i < rec->n_fields; i++) {
             const ft_field *f = &rec->fields[i];
             if (f == id) {
-                size_t n = id_len + (size_t)snprintf(ids + id_len, 16, "#%" PRIu32, k);
-                ft_rec_str(b, "id", ids, n);
+                ft_rec_str(b, "id", ids, id_len + suffix(ids + id_len, k));
             } else if (f == f_text) {
                 ft_rec_key(b, field);
                 ft_rec_val_str(b, res, res_len);
@@ -111,7 +124,6 @@ int ft_augrec_build(ft_aug_work *w, const ft_record *rec, const char *field,
         ft_rec_raw(b, "aug_of", id->val, id->val_bytes);
         ft_rec_cstr(b, "aug", aug);
         put_seed(b, seed);
-        ids[id_len] = '\0';
     }
     rc = 0;
 done:

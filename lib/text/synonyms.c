@@ -4,7 +4,10 @@
  * once in a strtab. Adding records (key id, synonym id) pairs; finishing
  * sorts them by key with a counting sort (stable, so insertion order is kept
  * within a key), drops duplicates, and leaves a compressed row index:
- * the synonyms of key id k are list[start[k] .. start[k + 1]). */
+ * the synonyms of key id k are list[start[k] .. start[k + 1]). Look-ups go
+ * through a separate index of the words that have synonyms, with short
+ * words stored in the slot itself: one cache line per look-up, which the
+ * caller can prefetch (ft_syn_prefetch) for a whole sentence at once. */
 #include "text/synonyms.h"
 
 #include <stdlib.h>
@@ -18,8 +21,19 @@ typedef struct pair {
     uint32_t key, syn;
 } pair;
 
+/* A slot of the word index: 32 bytes, two to a cache line. */
+#define SLOT_KEY 19
+typedef struct wslot {
+    uint32_t start, count;   /* the word's synonyms in list */
+    uint32_t key_id;         /* the word in strs (for words longer than SLOT_KEY) */
+    uint8_t len;             /* 0: empty; SLOT_KEY + 1: long word */
+    char key[SLOT_KEY];
+} wslot;
+
 struct ft_synonyms {
     ft_strtab *strs;
+    wslot *index;
+    size_t index_mask;
     pair *pairs;              /* while adding */
     size_t n_pairs, pairs_cap;
     uint32_t *start;          /* after finishing: per string id, count + 1 items */
@@ -52,6 +66,7 @@ void ft_syn_free(ft_synonyms *s)
     free(s->pairs);
     free(s->start);
     free(s->list);
+    free(s->index);
     free(s->fold);
     free(s);
 }
@@ -192,6 +207,43 @@ int ft_syn_load_tsv(ft_synonyms *s, const char *path, ft_err *err)
     return rc;
 }
 
+uint64_t ft_syn_hash(const char *lower, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;     /* FNV-1a: words are short */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)lower[i]) * 0x100000001b3ULL;
+    return h ^ (h >> 29);
+}
+
+/* The index of the words with synonyms, at most half full. */
+static int build_index(ft_synonyms *s, uint32_t n_strs, ft_err *err)
+{
+    size_t n_slots = 16;
+
+    while (n_slots < 2 * (size_t)s->n_words)
+        n_slots *= 2;
+    s->index = ft_calloc(n_slots, sizeof *s->index, err);
+    if (!s->index)
+        return -1;
+    s->index_mask = n_slots - 1;
+    for (uint32_t k = 0; k < n_strs; k++) {
+        size_t len;
+        const char *w = ft_strtab_str(s->strs, k, &len);
+        if (s->start[k + 1] == s->start[k])
+            continue;
+        size_t i = (size_t)ft_syn_hash(w, len) & s->index_mask;
+        while (s->index[i].len)
+            i = (i + 1) & s->index_mask;
+        wslot *sl = &s->index[i];
+        sl->start = s->start[k];
+        sl->count = s->start[k + 1] - s->start[k];
+        sl->key_id = k;
+        sl->len = (uint8_t)(len <= SLOT_KEY ? len : SLOT_KEY + 1);
+        memcpy(sl->key, w, len <= SLOT_KEY ? len : SLOT_KEY);
+    }
+    return 0;
+}
+
 int ft_syn_finish(ft_synonyms *s, ft_err *err)
 {
     uint32_t n_strs = ft_strtab_count(s->strs);
@@ -244,18 +296,45 @@ int ft_syn_finish(ft_synonyms *s, ft_err *err)
     free(stamp);
     free(s->pairs);
     s->pairs = NULL;
+    if (build_index(s, n_strs, err) < 0)
+        return -1;
     s->finished = 1;
     return 0;
+}
+
+void ft_syn_prefetch(const ft_synonyms *s, uint64_t h)
+{
+    if (s->index)
+        __builtin_prefetch(&s->index[h & s->index_mask]);
+}
+
+uint32_t ft_syn_lookup_hashed(const ft_synonyms *s, const char *lower, size_t len,
+                              uint64_t h, const uint32_t **ids)
+{
+    if (!s->index || len == 0)
+        return 0;
+    for (size_t i = h & s->index_mask;; i = (i + 1) & s->index_mask) {
+        const wslot *sl = &s->index[i];
+        size_t kl;
+        if (!sl->len)
+            return 0;
+        if (len <= SLOT_KEY) {
+            if (sl->len != len || memcmp(sl->key, lower, len) != 0)
+                continue;
+        } else {
+            const char *k = ft_strtab_str(s->strs, sl->key_id, &kl);
+            if (sl->len != SLOT_KEY + 1 || kl != len || memcmp(k, lower, len) != 0)
+                continue;
+        }
+        *ids = s->list + sl->start;
+        return sl->count;
+    }
 }
 
 uint32_t ft_syn_lookup(const ft_synonyms *s, const char *lower, size_t len,
                        const uint32_t **ids)
 {
-    int64_t k = ft_strtab_find(s->strs, lower, len);
-    if (k < 0 || !s->finished)
-        return 0;
-    *ids = s->list + s->start[k];
-    return s->start[k + 1] - s->start[k];
+    return ft_syn_lookup_hashed(s, lower, len, ft_syn_hash(lower, len), ids);
 }
 
 const char *ft_syn_str(const ft_synonyms *s, uint32_t id, size_t *len)

@@ -44,6 +44,13 @@ int ft_syn_finish(ft_synonyms *s, ft_err *err);
  * their ids in *ids (valid while s lives). */
 uint32_t ft_syn_lookup(const ft_synonyms *s, const char *lower, size_t len,
                        const uint32_t **ids);
+/* The same with the word's ft_syn_hash given, and a hint to fetch the
+ * memory a look-up of that hash will read: hashing and prefetching every
+ * word of a text before looking any up overlaps their cache misses. */
+uint64_t ft_syn_hash(const char *lower, size_t len);
+void ft_syn_prefetch(const ft_synonyms *s, uint64_t h);
+uint32_t ft_syn_lookup_hashed(const ft_synonyms *s, const char *lower, size_t len,
+                              uint64_t h, const uint32_t **ids);
 /* The spelling of a synonym id and its length. */
 const char *ft_syn_str(const ft_synonyms *s, uint32_t id, size_t *len);
 /* Words that have at least one synonym. */
