@@ -199,5 +199,12 @@ printf '%s\n' '{"id": "q", "prompt": "Describe a good film.", "response": "A goo
 grep -c '"response": "A good film moves."' "$T/q.out" | grep -q '^3$' || fail "--field prompt changed the response"
 grep -q '"prompt": "Describe a good film."' "$T/q.out" && fail "--field prompt left the prompt alone"
 
+# Installed as PREFIX/bin and PREFIX/share/ft (PREFIX/share exists too).
+mkdir -p "$T/prefix/bin" "$T/prefix/share/ft" "$T/prefix/share/man"
+cp "$AUG" "$T/prefix/bin/"
+cp "$FT_ROOT/share/"* "$T/prefix/share/ft/"
+FT_SHARE= "$T/prefix/bin/ft-augment" --ops sr,perturb -n 1 < "$T/sent.mp" > /dev/null ||
+    fail "an installed ft-augment does not find its share folder"
+
 [ "$fails" -eq 0 ] || { echo "$fails failures"; exit 1; }
 echo "all ft-augment checks passed"

@@ -167,16 +167,21 @@ const char *ft_prog_share_dir(void)
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0';
-            /* bin/ft-x in the source tree, or build-san/bin/ft-x */
-            snprintf(dir, sizeof dir, "%s/../share", exe);
-            if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-                return dir;
-            snprintf(dir, sizeof dir, "%s/../../share", exe);
-            if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-                return dir;
-            snprintf(dir, sizeof dir, "%s/../share/ft", exe);
-            if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
-                return dir;
+            /* An installation's PREFIX/bin/ft-x first (PREFIX/share exists
+             * there too, so it cannot be told by share/ alone); then bin/ft-x
+             * or build-san/bin/ft-x of a source tree, known by its Makefile. */
+            static const char *const tries[][2] = {{"/../share/ft", NULL},
+                                                   {"/../share", "/../Makefile"},
+                                                   {"/../../share", "/../../Makefile"}};
+            for (size_t i = 0; i < sizeof tries / sizeof *tries; i++) {
+                char mark[PATH_MAX];
+                snprintf(dir, sizeof dir, "%s%s", exe, tries[i][0]);
+                if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+                    continue;
+                snprintf(mark, sizeof mark, "%s%s", exe, tries[i][1] ? tries[i][1] : "");
+                if (!tries[i][1] || stat(mark, &st) == 0)
+                    return dir;
+            }
         }
     }
     return FT_SHARE_DIR;

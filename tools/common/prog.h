@@ -84,8 +84,8 @@ long ft_prog_long(const char *opt, const char *arg, long min, long max);
 double ft_prog_double(const char *opt, const char *arg, double min, double max);
 
 /* The folder of ft's installed data files (stop words, rules): $FT_SHARE,
- * else share/ beside the program's bin/ (a build tree), else the
- * installation's share/ft. */
+ * else share/ft beside the program's bin/ (an installation), else share/ of
+ * the source tree the program was built in, else PREFIX/share/ft. */
 const char *ft_prog_share_dir(void);
 
 #endif
