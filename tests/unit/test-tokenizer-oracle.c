@@ -5,53 +5,63 @@
  * @huggingface/tokenizers (GPT-2 and Llama 3 style tokenizer.json) and
  * llama-tokenizer-js (Llama 2, two tokenizer.json forms); ft must give the
  * same ids for every text, and byte-level decoding must give the text back.
- * The oracle's outputs are kept in build/tok-oracle until the script
- * changes. Skips when node, the npm oracles or the shared data are absent. */
+ * The oracle's outputs are kept in build/tok-oracle, stamped with a hash of
+ * the script and the data folder's name, until either changes. Skips when
+ * node, the npm oracles or the shared data are absent. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "core/fsout.h"
+#include "core/hash.h"
 #include "text/tokenizer.h"
 
 static const char *sets[] = {"gpt2", "hf-gpt2", "hf-llama3", "llama2"};
 
-static int newer(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_mtime >= sb.st_mtime;
-}
-
-/* Run the oracle for every set whose output is missing or stale. */
+/* Run the oracle (every set at once) unless the stamp says its outputs
+ * come from this script and data folder. */
 static int run_oracles(const char *root, const char *data, const char *out)
 {
-    char script[8192], cmd[32768], done[8192];
-    size_t k;
+    char script[8192], cmd[32768], path[8192], want[64], *src, *old = NULL;
+    size_t n, n_old = 0, k;
+    ft_err err = {0};
     snprintf(script, sizeof script, "%.4000s/tests/node/tok-oracle.mjs", root);
-    k = (size_t)snprintf(cmd, sizeof cmd, "cd '%s/tests/node' && (", root);
-    int any = 0;
-    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
-        snprintf(done, sizeof done, "%.4000s/%s.done", out, sets[i]);
-        if (newer(done, script))
-            continue;
-        remove(done);
-        k += (size_t)snprintf(cmd + k, sizeof cmd - k, "node tok-oracle.mjs '%s' '%s' %s & ",
-                              data, out, sets[i]);
-        any = 1;
+    if (ft_read_file(script, 1 << 20, &src, &n, &err) < 0)
+        return -1;
+    snprintf(want, sizeof want, "%016llx %016llx\n",
+             (unsigned long long)ft_hash64(src, n, 0),
+             (unsigned long long)ft_hash64(data, strlen(data), 0));
+    free(src);
+    snprintf(path, sizeof path, "%.4000s/stamp", out);
+    if (ft_read_file(path, 1024, &old, &n_old, &err) == 0 && strcmp(old, want) == 0) {
+        free(old);
+        return 0;
     }
+    free(old);
+    remove(path);
+    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
+        snprintf(path, sizeof path, "%.4000s/%s.done", out, sets[i]);
+        remove(path);
+    }
+
+    k = (size_t)snprintf(cmd, sizeof cmd, "cd '%.4000s/tests/node' && (", root);
+    for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
+        k += (size_t)snprintf(cmd + k, sizeof cmd - k,
+                              "node tok-oracle.mjs '%.4000s' '%.4000s' %s & ", data, out, sets[i]);
     snprintf(cmd + k, sizeof cmd - k, "wait)");
-    if (any && system(cmd) != 0)
+    if (system(cmd) != 0)
         return -1;
     for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
-        snprintf(done, sizeof done, "%.4000s/%s.done", out, sets[i]);
-        if (!newer(done, script))
+        snprintf(path, sizeof path, "%.4000s/%s.done", out, sets[i]);
+        if (access(path, R_OK) != 0)
             return -1;
     }
-    return 0;
+    snprintf(path, sizeof path, "%.4000s/stamp", out);
+    return ft_write_file(path, want, strlen(want), &err);
 }
 
 /* Compare every case of a .jsonl file with ft's encoding. */
