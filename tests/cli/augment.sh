@@ -56,7 +56,8 @@ enc < "$T/in.jsonl" > "$T/in.mp"
 # Every key: originals unchanged; rewrites keep other keys' bytes and order.
 "$PY" - "$MP" "$T/in.mp" "$T/out.mp" <<'EOF' || fail "record structure (above)"
 import sys, importlib.util
-spec = importlib.util.spec_from_file_location("mp", sys.argv[1]); mp = importlib.util.module_from_spec(spec)
+spec = importlib.util.spec_from_file_location("mp", sys.argv[1])
+mp = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mp)
 ins = [r for _, r in mp.records(open(sys.argv[2], "rb").read())]
 outs = [r for _, r in mp.records(open(sys.argv[3], "rb").read())]
@@ -102,31 +103,42 @@ cmp -s "$T/last.all" "$T/last.alone" || fail "record s2999 alone gives other rew
 cat "$T/j1.mp" "$T/in.aug" | cmp -s - "$T/files.mp" || fail "FILE arguments"
 
 # --- Bad input: exit status and one line ---------------------------------------
-printf '%s\n' '{"id": "a", "text": "fine"}' '{"id": "b", "text": "ok \udcc3("}' | enc > "$T/bad.mp"
-expect_error 1 'ft-augment: standard input: record 2 (byte 16): id "b": text: invalid UTF-8 at byte 3' < "$T/bad.mp"
+S='ft-augment: standard input: record'
+one() { printf '%s\n' "$@" | enc; }
+one '{"id": "a", "text": "fine"}' '{"id": "b", "text": "ok \udcc3("}' > "$T/bad.mp"
+expect_error 1 "$S 2 (byte 16): id \"b\": text: invalid UTF-8 at byte 3" < "$T/bad.mp"
 [ "$(count "$T/err.out")" -eq 5 ] || fail "records before the bad one were not all written"
-printf '%s\n' '{"id": "a", "prompt": "fine"}' | enc > "$T/nofield.mp"
-expect_error 1 'ft-augment: standard input: record 1 (byte 0): id "a": no "text" field (choose the text with --field)' < "$T/nofield.mp"
-printf '%s\n' '{"id": "a", "text": 5}' | enc > "$T/num.mp"
-expect_error 1 'ft-augment: standard input: record 1 (byte 0): id "a": field "text": expected a string, found an integer' < "$T/num.mp"
-printf '%s\n' '{"text": "fine"}' | enc > "$T/noid.mp"
-expect_error 1 'ft-augment: standard input: record 1 (byte 0): no "id" field (ft-import gives every record one)' < "$T/noid.mp"
-printf '%s\n' '{"id": [1], "text": "fine"}' | enc > "$T/arrid.mp"
-expect_error 1 'ft-augment: standard input: record 1 (byte 0): "id" is neither a string nor an integer' < "$T/arrid.mp"
+one '{"id": "a", "prompt": "fine"}' > "$T/nofield.mp"
+expect_error 1 "$S 1 (byte 0): id \"a\": no \"text\" field (choose the text with --field)" \
+    < "$T/nofield.mp"
+one '{"id": "a", "text": 5}' > "$T/num.mp"
+expect_error 1 "$S 1 (byte 0): id \"a\": field \"text\": expected a string, found an integer" \
+    < "$T/num.mp"
+one '{"text": "fine"}' > "$T/noid.mp"
+expect_error 1 "$S 1 (byte 0): no \"id\" field (ft-import gives every record one)" \
+    < "$T/noid.mp"
+one '{"id": [1], "text": "fine"}' > "$T/arrid.mp"
+expect_error 1 "$S 1 (byte 0): \"id\" is neither a string nor an integer" < "$T/arrid.mp"
 head -c 20 "$T/bad.mp" > "$T/trunc.mp"
-expect_error 1 'ft-augment: standard input: record 2 (byte 16): truncated record at end of input' < "$T/trunc.mp"
+expect_error 1 "$S 2 (byte 16): truncated record at end of input" < "$T/trunc.mp"
 expect_error 2 'ft-augment: --ops: unknown operation "swap" (expected sr, ri, rs, rd, reorder or perturb)' --ops swap < /dev/null
 expect_error 2 'ft-augment: --alpha: 2 is out of range [0, 1]' --alpha 2 < /dev/null
-expect_error 1 'ft-augment: /nonexistent.tsv: No such file or directory' --synonyms /nonexistent.tsv < /dev/null
+expect_error 1 'ft-augment: /nonexistent.tsv: No such file or directory' \
+    --synonyms /nonexistent.tsv < /dev/null
 printf 'rule x\nmatch (\nreplace y\n' > "$T/bad.rules"
-expect_error 1 "ft-augment: $T/bad.rules: line 2: (: at offset 1: missing closing parenthesis" --ops perturb --rules "$T/bad.rules" < /dev/null
-expect_error 1 'ft-augment: WordNet: /nonexistent/data.noun: No such file or directory (install wordnet-base, or give --wordnet DIR or --no-wordnet)' --wordnet /nonexistent < /dev/null
+expect_error 1 "ft-augment: $T/bad.rules: line 2: (: at offset 1: missing closing parenthesis" \
+    --ops perturb --rules "$T/bad.rules" < /dev/null
+expect_error 1 'ft-augment: WordNet: /nonexistent/data.noun: No such file or directory (install wordnet-base, or give --wordnet DIR or --no-wordnet)' \
+    --wordnet /nonexistent < /dev/null
 "$AUG" < /dev/null > "$T/empty.out" || fail "empty input exits $?"
 [ -s "$T/empty.out" ] && fail "empty input gives output"
 
 # --- Edge cases -------------------------------------------------------------
 long=$("$PY" -c 'print(" ".join(["good film"] * 50000))')
-printf '{"id": "e1", "text": ""}\n{"id": "e2", "text": "film"}\n{"id": "e3", "text": "3.14 !!! 42, -7%%"}\n{"id": "e4", "text": "%s"}\n' "$long" | enc > "$T/edge.mp"
+{
+    printf '{"id": "e1", "text": ""}\n{"id": "e2", "text": "film"}\n'
+    printf '{"id": "e3", "text": "3.14 !!! 42, -7%%"}\n{"id": "e4", "text": "%s"}\n' "$long"
+} | enc > "$T/edge.mp"
 "$AUG" -n 8 < "$T/edge.mp" | dec > "$T/edge.out" || fail "edge cases exit $?"
 "$PY" - "$T/edge.out" <<'EOF' || fail "edge cases (above)"
 import json, re, sys
@@ -154,7 +166,8 @@ EOF
 # CJK with a synonym file: 我喜欢电影 is cut by longest match, no spaces added.
 printf '喜欢\t爱\n电影\t片子\n' > "$T/zh.tsv"
 printf '%s\n' '{"id": "z", "text": "我喜欢电影"}' | enc > "$T/zh.mp"
-"$AUG" --no-wordnet --synonyms "$T/zh.tsv" --ops sr,ri -n 8 --no-original < "$T/zh.mp" | dec > "$T/zh.out"
+"$AUG" --no-wordnet --synonyms "$T/zh.tsv" --ops sr,ri -n 8 --no-original < "$T/zh.mp" |
+    dec > "$T/zh.out"
 "$PY" - "$T/zh.out" <<'EOF' || fail "CJK rewrites (above)"
 import json, sys
 ok = {"我爱电影", "我喜欢片子"}
@@ -164,7 +177,9 @@ for l in open(sys.argv[1]):
     if r["aug"] == "sr":
         assert t in ok, t
     else:
-        assert " " not in t and len(t) in (6, 7) and t.replace("爱", "").replace("片子", "") != "", t
+        # One synonym inserted somewhere, no space: removing it gives the text.
+        assert any(t[:i] + t[i + len(s):] == "我喜欢电影" and t[i:i + len(s)] == s
+                   for s in ("爱", "片子") for i in range(len(t))), t
 EOF
 
 # --- Sentence operations and rules -------------------------------------------
@@ -189,15 +204,19 @@ for l in open(sys.argv[1]):
     assert t != "It rains. We stay in! Tea is hot.", t
 EOF
 printf 'rule shout\nmatch ^(?i)(it rains)\\.$\nreplace \\U$1\\E!\n' > "$T/my.rules"
-"$AUG" --ops perturb --rules "$T/my.rules" --no-default-rules -n 1 --no-original < "$T/sent.mp" | dec > "$T/my.out"
+"$AUG" --ops perturb --rules "$T/my.rules" --no-default-rules -n 1 --no-original \
+    < "$T/sent.mp" | dec > "$T/my.out"
 grep -q '"text": "IT RAINS! We stay in! Tea is hot."' "$T/my.out" || fail "--rules FILE"
 grep -q '"text": "In the end, the film works."' "$T/my.out" || fail "--no-default-rules"
 
 # --field prompt rewrites the prompt only.
-printf '%s\n' '{"id": "q", "prompt": "Describe a good film.", "response": "A good film moves."}' | enc > "$T/q.mp"
+one '{"id": "q", "prompt": "Describe a good film.", "response": "A good film moves."}' \
+    > "$T/q.mp"
 "$AUG" --field prompt --ops sr -n 3 --no-original < "$T/q.mp" | dec > "$T/q.out"
-grep -c '"response": "A good film moves."' "$T/q.out" | grep -q '^3$' || fail "--field prompt changed the response"
-grep -q '"prompt": "Describe a good film."' "$T/q.out" && fail "--field prompt left the prompt alone"
+grep -c '"response": "A good film moves."' "$T/q.out" | grep -q '^3$' ||
+    fail "--field prompt changed the response"
+grep -q '"prompt": "Describe a good film."' "$T/q.out" &&
+    fail "--field prompt left the prompt alone"
 
 # Installed as PREFIX/bin and PREFIX/share/ft (PREFIX/share exists too).
 mkdir -p "$T/prefix/bin" "$T/prefix/share/ft" "$T/prefix/share/man"
