@@ -17,7 +17,9 @@ enum {
     OPT_EMBED, OPT_TASK, OPT_SEQ_LEN, OPT_NO_PACK, OPT_EVAL, OPT_EVAL_EVERY, OPT_PATIENCE,
     OPT_MIN_DELTA, OPT_ACCUM, OPT_EPOCHS, OPT_MAX_STEPS, OPT_NO_SHUFFLE, OPT_LR, OPT_WD,
     OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_SCHEDULE, OPT_WARMUP, OPT_CLIP, OPT_SAVE_EVERY,
-    OPT_KEEP, OPT_CKPT_DIR, OPT_RESUME, OPT_LOG, OPT_LOG_EVERY, OPT_DRY_RUN
+    OPT_KEEP, OPT_CKPT_DIR, OPT_RESUME, OPT_LOG, OPT_LOG_EVERY, OPT_DRY_RUN, OPT_LORA_R,
+    OPT_LORA_ALPHA, OPT_RSLORA, OPT_LORA_DROPOUT, OPT_LORA_TARGETS, OPT_LORA_LAYERS,
+    OPT_INIT_ADAPTER
 };
 
 static const struct option long_opts[] = {
@@ -46,7 +48,14 @@ static const struct option long_opts[] = {
     {"checkpoint-dir", required_argument, 0, OPT_CKPT_DIR},
     {"resume", required_argument, 0, OPT_RESUME}, {"log", required_argument, 0, OPT_LOG},
     {"log-every", required_argument, 0, OPT_LOG_EVERY},
-    {"dry-run", no_argument, 0, OPT_DRY_RUN}, FT_PROG_LONG};
+    {"dry-run", no_argument, 0, OPT_DRY_RUN},
+    {"lora-r", required_argument, 0, OPT_LORA_R},
+    {"lora-alpha", required_argument, 0, OPT_LORA_ALPHA},
+    {"rslora", no_argument, 0, OPT_RSLORA},
+    {"lora-dropout", required_argument, 0, OPT_LORA_DROPOUT},
+    {"lora-targets", required_argument, 0, OPT_LORA_TARGETS},
+    {"lora-layers", required_argument, 0, OPT_LORA_LAYERS},
+    {"init-adapter", required_argument, 0, OPT_INIT_ADAPTER}, FT_PROG_LONG};
 
 static void usage(int status)
 {
@@ -56,12 +65,21 @@ static void usage(int status)
            "  -m, --model MODEL        start from MODEL (directory, archive, llama2.c .bin)\n"
            "      --init CONFIG        start from random weights of config.json CONFIG\n"
            "      --tokenizer FILE     tokenizer.json for \"text\" records\n"
-           "  -o, --output OUT         model directory, or archive (.tar, .tar.zst, .zip)\n"
+           "  -o, --output OUT         model directory, or archive (.tar, .tar.zst, .zip);\n"
+           "                           with --method lora the adapter directory\n"
            "Method and task:\n"
-           "      --method M           full (default) or freeze\n"
+           "      --method M           full (default), freeze or lora\n"
            "      --trainable-layers L freeze: top L blocks, or a set such as 0,5-7,-1\n"
            "      --trainable REGEX    freeze: exactly the tensors whose names match\n"
            "      --train-embeddings   freeze: train the embeddings too\n"
+           "      --lora-r R           lora: rank (default 8)\n"
+           "      --lora-alpha A       lora: alpha, scale alpha/r (default 16)\n"
+           "      --rslora             lora: scale alpha/sqrt(r)\n"
+           "      --lora-dropout P     lora: dropout on the adapter input (default 0)\n"
+           "      --lora-targets T     lora: module names (q_proj,v_proj), all-linear, or a\n"
+           "                           regex over module paths (default: PEFT's per family)\n"
+           "      --lora-layers L      lora: only these blocks, e.g. 0-3\n"
+           "      --init-adapter DIR   lora: continue training a PEFT LoRA adapter\n"
            "      --task T             lm (default)\n"
            "      --seq-len N          tokens per row (default 256)\n"
            "      --no-pack            never pack two records into one row\n"
@@ -129,7 +147,7 @@ static char *join_args(int argc, char **argv)
 static void parse(int argc, char **argv, ft_job *j)
 {
     ft_train_opts *t = &j->train;
-    int opt, layers_or_regex = 0;
+    int opt, layers_or_regex = 0, lora_opts = 0;
 
     while ((opt = getopt_long(argc, argv, FT_PROG_SHORT "m:o:b:", long_opts, NULL)) != -1) {
         if (ft_prog_common(opt, optarg, usage))
@@ -179,6 +197,13 @@ static void parse(int argc, char **argv, ft_job *j)
         case OPT_LOG: t->log_path = optarg; break;
         case OPT_LOG_EVERY: t->log_every = ft_prog_long("--log-every", optarg, 1, 1L << 40); break;
         case OPT_DRY_RUN: j->dry_run = 1; break;
+        case OPT_LORA_R: j->lora.r = (int)ft_prog_long("--lora-r", optarg, 0, 1 << 16); lora_opts |= 1; break;
+        case OPT_LORA_ALPHA: j->lora.alpha = ft_prog_double("--lora-alpha", optarg, 0, 1e9); lora_opts |= 1; break;
+        case OPT_RSLORA: j->lora.rslora = 1; lora_opts |= 1; break;
+        case OPT_LORA_DROPOUT: j->lora.dropout = ft_prog_double("--lora-dropout", optarg, 0, 0.999); lora_opts |= 1; break;
+        case OPT_LORA_TARGETS: j->lora.targets = optarg; lora_opts |= 1; break;
+        case OPT_LORA_LAYERS: j->lora.layers = optarg; lora_opts |= 1; break;
+        case OPT_INIT_ADAPTER: j->init_adapter = optarg; lora_opts |= 2; break;
         default: usage(2);
         }
     }
@@ -188,6 +213,13 @@ static void parse(int argc, char **argv, ft_job *j)
     if (layers_or_regex && j->method != FT_METHOD_FREEZE)
         ft_prog_usage_error("--trainable-layers, --trainable and --train-embeddings need "
                             "--method freeze");
+    if (lora_opts && j->method != FT_METHOD_LORA)
+        ft_prog_usage_error("--lora-* options, --rslora and --init-adapter need --method lora");
+    if (lora_opts == 3)
+        ft_prog_usage_error("--init-adapter takes rank, alpha, dropout and targets from the "
+                            "adapter: give no --lora-* option or --rslora with it");
+    if (j->lora.r == 0 && j->method == FT_METHOD_LORA && !j->init_adapter)
+        ft_prog_usage_error("--lora-r: the rank must be at least 1");
     if ((layers_or_regex & 3) == 3)
         ft_prog_usage_error("--trainable-layers and --trainable exclude each other");
     if (j->model && j->init_config)
@@ -210,6 +242,7 @@ int main(int argc, char **argv)
 
     ft_prog_init("ft-train");
     ft_train_opts_default(&j.train);
+    ft_lora_opts_default(&j.lora);
     j.pack = 1;
     parse(argc, argv, &j);
     ft_prog_start();

@@ -30,6 +30,8 @@ typedef struct job_state {
     size_t n_rows, n_eval_rows;
     uint64_t stream_hash;
     ft_trainer *trainer;
+    ft_lora *lora;
+    char *plan_extra;
     char *ckpt_dir;
     int from_scratch;
 } job_state;
@@ -226,12 +228,59 @@ static int apply_method(const ft_job *j, job_state *s, ft_err *err)
         free(flags);
         return rc;
     }
+    case FT_METHOD_LORA:
+        /* the base frozen whole; A and B join the trainer in add_lora */
+        for (int i = 0; i < m->n_tensors; i++)
+            ft_model_set_trainable(m, i, 0);
+        s->lora = j->init_adapter ? ft_lora_load(m, j->init_adapter, err)
+                                  : ft_lora_new(m, &j->lora, j->train.seed, err);
+        if (!s->lora || ft_lora_setup_train(s->lora, err) < 0)
+            return -1;
+        ft_lora_attach(s->lora);
+        if (asprintf(&s->plan_extra, "method=lora r=%d alpha=%.17g rslora=%d dropout=%.17g "
+                                     "modules=%d", s->lora->r, s->lora->alpha,
+                     s->lora->rslora, s->lora->dropout, s->lora->n_mods) < 0)
+            return ft_err_set(err, "out of memory");
+        return 0;
     default:
-        /* LoRA and P-tuning v2 attach here (their issues): set the hook or
-         * prefix, freeze the base, add their tensors to the trainer. */
+        /* P-tuning v2 attaches here (its issue): set the prefix, freeze the
+         * base, add its tensors to the trainer. */
         return ft_err_setk(err, FT_ERR_USAGE, "--method %s is not available yet",
                            method_names[j->method]);
     }
+}
+
+/* Dropout masks of a micro-batch come from the trainer's random stream
+ * (saved in checkpoints), so a resumed run draws the same ones. */
+static int lora_before_micro(void *ctx, ft_batch *b, int train, ft_rng *rng, ft_err *err)
+{
+    ft_lora *l = ctx;
+    (void)b;
+    (void)err;
+    if (train && l->dropout > 0)
+        ft_lora_reseed(l, ft_rng_u64(rng));
+    return 0;
+}
+
+/* A and B of every adapted module, under PEFT's tensor names. */
+static int add_lora(const ft_job *j, job_state *s, ft_err *err)
+{
+    ft_lora *l = s->lora;
+    char name[600];
+
+    for (int i = 0; i < l->n_mods; i++) {
+        const ft_lora_module *md = &l->mods[i];
+        int sa[2] = {l->r, md->in}, sb[2] = {md->out, l->r};
+        ft_lora_tensor_name(l, i, 0, name, sizeof name);
+        if (ft_trainer_add_param(s->trainer, name, md->A, md->dA, 2, sa, err) < 0)
+            return -1;
+        ft_lora_tensor_name(l, i, 1, name, sizeof name);
+        if (ft_trainer_add_param(s->trainer, name, md->B, md->dB, 2, sb, err) < 0)
+            return -1;
+    }
+    ft_train_hooks h = {l, lora_before_micro, NULL, NULL};
+    ft_trainer_set_hooks(s->trainer, &h);
+    return ft_lora_reserve(l, (size_t)j->train.batch_size * j->train.seq_len, err);
 }
 
 /* --- Tasks ----------------------------------------------------------------- */
@@ -324,6 +373,21 @@ static void print_plan(const ft_job *j, const job_state *s, const ft_train_plan 
                                                                          : "2");
     if (j->method == FT_METHOD_FREEZE && j->freeze.train_embeddings)
         fprintf(f, ", embeddings");
+    if (s->lora) {
+        const ft_lora *l = s->lora;
+        fprintf(f, ": r %d, alpha %g, scale %g%s, dropout %g, %d modules (", l->r, l->alpha,
+                l->scale, l->rslora ? " (rsLoRA)" : "", l->dropout, l->n_mods);
+        for (int i = 0; i < l->n_target_names; i++)
+            fprintf(f, "%s%s", i ? "," : "", l->target_names[i]);
+        fprintf(f, ")");
+        if (l->layers) {
+            fprintf(f, " in layers ");
+            for (int i = 0; i < l->n_layers; i++)
+                fprintf(f, "%s%d", i ? "," : "", l->layers[i]);
+        }
+        if (j->init_adapter)
+            fprintf(f, ", continuing %s", j->init_adapter);
+    }
     fprintf(f, "\n");
     fprintf(f, "data         %zu records, %" PRIu64 " tokens -> %zu rows of up to %d "
                "tokens (%s, %s)\n",
@@ -368,8 +432,11 @@ static int save_output(const ft_job *j, job_state *s, int64_t n_steps, ft_err *e
                           "ft_task", task_names[j->task],
                           "ft_steps", steps,
                           NULL};
-    /* Full and freeze write a model in its base's storage type; from
-     * scratch in f32. LoRA and P-tuning write adapters (their issues). */
+    /* LoRA writes a PEFT adapter directory (ft's provenance in its
+     * safetensors metadata); full and freeze write a model in its base's
+     * storage type, from scratch in f32. P-tuning: its issue. */
+    if (s->lora)
+        return ft_lora_save(s->lora, j->output, j->force, j->model, meta, err);
     return ft_export_model(s->m, j->output, s->from_scratch ? FT_DTYPE_F32 : -1, j->force,
                            j->model, j->tokenizer, meta, err);
 }
@@ -377,6 +444,8 @@ static int save_output(const ft_job *j, job_state *s, int64_t n_steps, ft_err *e
 static void free_state(job_state *s)
 {
     ft_trainer_free(s->trainer);
+    ft_lora_free(s->lora);
+    free(s->plan_extra);
     ft_spool_free(s->spool);
     ft_spool_free(s->eval_spool);
     free(s->rows);
@@ -415,7 +484,11 @@ int ft_job_run(const ft_job *j, FILE *plan_out, ft_job_result *res, ft_err *err)
         goto done;
     if (j->eval_path && o.eval_every <= 0)
         o.eval_every = o.save_every > 0 ? o.save_every : 100;
+    if (s.plan_extra)
+        o.plan_extra = s.plan_extra;
     if (!(s.trainer = ft_trainer_new(s.m, &o, err)))
+        goto done;
+    if (s.lora && add_lora(j, &s, err) < 0)
         goto done;
     ft_trainer_set_data(s.trainer, s.spool, s.rows, s.n_rows, s.stream_hash);
     if (s.eval_rows)
@@ -439,6 +512,8 @@ int ft_job_run(const ft_job *j, FILE *plan_out, ft_job_result *res, ft_err *err)
         snprintf(last_ckpt, sizeof last_ckpt, "%s", ft_trainer_last_checkpoint(s.trainer));
         res->checkpoint = last_ckpt;
     }
+    if (rc == FT_TRAIN_DONE && s.lora && ft_lora_check(s.lora, err) < 0)
+        rc = -1;
     if (rc != FT_TRAIN_DONE)
         goto done;
 

@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 
+#include "adapt/lora.h"
 #include "train/freeze.h"
 #include "train/train.h"
 
@@ -29,6 +30,8 @@ typedef struct ft_job {
     int force;
     int method;                 /* FT_METHOD_* */
     ft_freeze_spec freeze;
+    ft_lora_opts lora;          /* --method lora: a new adapter */
+    const char *init_adapter;   /* --method lora: continue this PEFT adapter instead */
     int task;                   /* FT_TASK_* */
     int pack;                   /* lm: pack records across their ends */
     const char *input;          /* NULL or "-": standard input */
