@@ -96,8 +96,16 @@ static int selector_init(selector *s, const char *targets, ft_err *err)
         return 0;
     }
 
-    /* a regex over the whole path, as Python's re.fullmatch */
+    /* a regex over the whole path, as Python's re.fullmatch (compiled
+     * alone first, so a syntax error quotes the user's pattern) */
     size_t n = strlen(targets);
+    ft_rx *alone = ft_rx_compile(targets, n, err);
+    if (!alone) {
+        ft_err_prefix(err, "--lora-targets");
+        err->kind = FT_ERR_USAGE;
+        return -1;
+    }
+    ft_rx_free(alone);
     char *full = ft_malloc(n + 16, err);
     if (!full)
         return -1;
@@ -252,7 +260,9 @@ ft_lora *ft_lora_new(ft_model *m, const ft_lora_opts *o, uint64_t seed, ft_err *
             return NULL;
         if (ft_parse_index_set(o->layers, L, mark, err) < 0) {
             free(mark);
-            return ft_err_prefix(err, "--lora-layers"), NULL;
+            ft_err_prefix(err, "--lora-layers");
+            err->kind = FT_ERR_USAGE;
+            return NULL;
         }
     }
     if (selector_init(&sel, targets, err) < 0) {
