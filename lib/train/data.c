@@ -276,7 +276,7 @@ int ft_lm_record(void *ctx, const ft_record *rec, ft_spool *s, ft_err *err)
         if (src->buf[i] < 0 || (src->vocab > 0 && src->buf[i] >= src->vocab))
             return ft_err_set(err, "token %ld at position %zu is outside the vocabulary "
                               "(0..%ld)", (long)src->buf[i], i, (long)src->vocab - 1);
-    if (src->eos >= 0 && src->buf[n - 1] != src->eos) {
+    if (!tok && src->eos >= 0 && src->buf[n - 1] != src->eos) {
         if (ft_grow(&src->buf, &src->cap, n + 1, sizeof *src->buf, err) < 0)
             return -1;
         src->buf[n++] = src->eos;
@@ -318,8 +318,8 @@ static int push_row(const ft_spool *s, ft_row **rows, size_t *n, size_t *cap,
     return 0;
 }
 
-int ft_rows_pack(const ft_spool *s, int seq_len, ft_row **rows, size_t *n_rows,
-                 ft_err *err)
+int ft_rows_pack(const ft_spool *s, int seq_len, int across, ft_row **rows,
+                 size_t *n_rows, ft_err *err)
 {
     size_t n = 0, cap = 0, i = 0;
 
@@ -332,7 +332,8 @@ int ft_rows_pack(const ft_spool *s, int seq_len, ft_row **rows, size_t *n_rows,
     while (i < s->n_examples) {
         uint64_t a = s->ex[i].start;
         float w = s->ex[i].weight;
-        while (i < s->n_examples && s->ex[i].weight == w)
+        i++;
+        while (across && i < s->n_examples && s->ex[i].weight == w)
             i++;
         uint64_t b = i < s->n_examples ? s->ex[i].start : s->n_tokens;
         for (uint64_t at = a; at + 2 <= b; at += (uint64_t)seq_len) {

@@ -69,15 +69,17 @@ typedef int (*ft_encode_fn)(void *ctx, const char *text, size_t len, int32_t **i
 typedef struct ft_lm_source {
     ft_encode_fn encode;   /* NULL: records must carry "tokens" */
     void *encode_ctx;
-    int32_t eos;           /* appended after each record unless it ends so; -1 none */
+    int32_t eos;           /* appended after each text unless it ends so; -1 none */
     int32_t vocab;         /* ids must lie in [0, vocab) */
     int32_t *buf;          /* scratch, owned: free with ft_lm_source_free */
     size_t cap;
 } ft_lm_source;
 
-/* An ft_record_fn (ctx is an ft_lm_source *): "tokens" when present, else
- * "text" through encode; "weight" when present (a finite number >= 0). A
- * record without either field is an error; an empty one adds nothing. */
+/* An ft_record_fn (ctx is an ft_lm_source *): "tokens" when present, used
+ * exactly as given (whoever tokenized chose the separators), else "text"
+ * through encode followed by EOS; "weight" when present (a finite number
+ * >= 0). A record without either field is an error; an empty one adds
+ * nothing. */
 int ft_lm_record(void *ctx, const ft_record *rec, ft_spool *s, ft_err *err);
 void ft_lm_source_free(ft_lm_source *src);
 
@@ -90,11 +92,12 @@ typedef struct ft_row {
     float weight;
 } ft_row;
 
-/* Pack every example into windows of seq_len + 1 tokens overlapping by one
- * (see above); *rows is malloc'd. A trailing window shorter than two tokens
- * is dropped. */
-int ft_rows_pack(const ft_spool *s, int seq_len, ft_row **rows, size_t *n_rows,
-                 ft_err *err);
+/* Cut the examples into windows of seq_len + 1 tokens overlapping by one
+ * (see above); *rows is malloc'd. across 1 packs consecutive examples of
+ * one weight together (--task lm); across 0 cuts each example on its own
+ * (--no-pack). A trailing window shorter than two tokens is dropped. */
+int ft_rows_pack(const ft_spool *s, int seq_len, int across, ft_row **rows,
+                 size_t *n_rows, ft_err *err);
 /* One row per example (examples longer than seq_len + 1 are an error, the
  * tasks' truncation having run before). */
 int ft_rows_examples(const ft_spool *s, int seq_len, ft_row **rows, size_t *n_rows,

@@ -42,17 +42,17 @@ static int stream_file(ft_rec_builder *recs, int n, char **bytes, size_t *n_byte
 }
 
 /* Records: {tokens [1 2 3]}, {text "ab"}, {tokens [4 5], weight 2},
- * {tokens [6]}, {text ""}; EOS 9 appended to each non-empty one. The token
- * array is
- *     index  0 1 2 3  4  5  6 | 7 8 9 | 10 11
- *     id     1 2 3 9 97 98  9 | 4 5 9 |  6  9
- *     weight 1 .............. | 2 ... |  1 ..
+ * {tokens [6]}, {text ""}; token records are taken as they are, texts get
+ * EOS 9 after them, the empty text adds nothing. The token array is
+ *     index  0 1 2  3  4 5 | 6 7 | 8
+ *     id     1 2 3 97 98 9 | 4 5 | 6
+ *     weight 1 ........... | 2 . | 1
  * Packed with seq_len 3 (windows of 4 overlapping by 1, cut where the
  * weight changes):
- *     row 0: start 0, len 4 (1 2 3 9), 3 targets, weight 1
- *     row 1: start 3, len 4 (9 97 98 9), 3 targets, weight 1
- *     row 2: start 7, len 3 (4 5 9), 2 targets, weight 2
- *     row 3: start 10, len 2 (6 9), 1 target, weight 1 */
+ *     row 0: start 0, len 4 (1 2 3 97), 3 targets, weight 1
+ *     row 1: start 3, len 3 (97 98 9), 2 targets, weight 1
+ *     row 2: start 6, len 2 (4 5), 1 target, weight 2
+ *     (token 8 alone makes no row: nothing to predict) */
 static void test_lm_pack(void)
 {
     ft_rec_builder r[5];
@@ -82,16 +82,15 @@ static void test_lm_pack(void)
     /* The hash is XXH64 of the stream's bytes (the records back to back). */
     CHECK(hash == ft_hash64(bytes, n_bytes, 0));
     CHECK_INT(ft_spool_n_examples(s), 4);
-    CHECK_INT(ft_spool_n_tokens(s), 12);
-    static const int32_t want[] = {1, 2, 3, 9, 97, 98, 9, 4, 5, 9, 6, 9};
+    CHECK_INT(ft_spool_n_tokens(s), 9);
+    static const int32_t want[] = {1, 2, 3, 97, 98, 9, 4, 5, 6};
     CHECK(memcmp(ft_spool_ids(s), want, sizeof want) == 0);
     CHECK(ft_spool_mask(s) == NULL);
 
-    CHECK(ft_rows_pack(s, 3, &rows, &n_rows, &err) == 0);
-    CHECK_INT(n_rows, 4);
-    static const ft_row want_rows[] = {
-        {0, 4, 3, 1.0f}, {3, 4, 3, 1.0f}, {7, 3, 2, 2.0f}, {10, 2, 1, 1.0f}};
-    for (size_t i = 0; i < n_rows && i < 4; i++) {
+    CHECK(ft_rows_pack(s, 3, 1, &rows, &n_rows, &err) == 0);
+    CHECK_INT(n_rows, 3);
+    static const ft_row want_rows[] = {{0, 4, 3, 1.0f}, {3, 3, 2, 1.0f}, {6, 2, 1, 2.0f}};
+    for (size_t i = 0; i < n_rows && i < 3; i++) {
         CHECK_INT(rows[i].start, want_rows[i].start);
         CHECK_INT(rows[i].len, want_rows[i].len);
         CHECK_INT(rows[i].n_targets, want_rows[i].n_targets);
@@ -99,25 +98,36 @@ static void test_lm_pack(void)
     }
 
     /* A micro-batch of rows 1 and 2 in a [3, 4] batch:
-     *     tokens  9 97 98 0 | 4 5 0 0 | 0 0 0 0
-     *     targets 97 98 9 -1 | 5 9 -1 -1 | -1 -1 -1 -1
-     *     weights 1 2 0; sum of weight * targets = 1*3 + 2*2 = 7 */
+     *     tokens  97 98 0 0 | 4 0 0 0 | 0 0 0 0
+     *     targets 98 9 -1 -1 | 5 -1 -1 -1 | -1 -1 -1 -1
+     *     weights 1 2 0; sum of weight * targets = 1*2 + 2*1 = 4 */
     uint32_t pick[2] = {1, 2};
     int32_t tok[12], tgt[12];
     float w[3];
-    static const int32_t want_tok[] = {9, 97, 98, 0, 4, 5, 0, 0, 0, 0, 0, 0};
-    static const int32_t want_tgt[] = {97, 98, 9, -1, 5, 9, -1, -1, -1, -1, -1, -1};
-    CHECK(ft_batch_fill(s, rows, pick, 2, 3, 4, tok, tgt, w) == 7.0);
+    static const int32_t want_tok[] = {97, 98, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0};
+    static const int32_t want_tgt[] = {98, 9, -1, -1, 5, -1, -1, -1, -1, -1, -1, -1};
+    CHECK(ft_batch_fill(s, rows, pick, 2, 3, 4, tok, tgt, w) == 4.0);
     CHECK(memcmp(tok, want_tok, sizeof tok) == 0);
     CHECK(memcmp(tgt, want_tgt, sizeof tgt) == 0);
     CHECK(w[0] == 1.0f && w[1] == 2.0f && w[2] == 0.0f);
 
-    /* seq_len 8: the first run (7 tokens) is one row of 7 tokens. */
+    /* seq_len 8: the first run (6 tokens) is one row with 5 targets. */
     free(rows);
-    CHECK(ft_rows_pack(s, 8, &rows, &n_rows, &err) == 0);
+    CHECK(ft_rows_pack(s, 8, 1, &rows, &n_rows, &err) == 0);
+    CHECK_INT(n_rows, 2);
+    CHECK_INT(rows[0].len, 6);
+    CHECK_INT(rows[0].n_targets, 5);
+
+    /* Not across records (--no-pack), seq_len 3: each record on its own,
+     * (1 2 3), (97 98 9), (4 5); the lone 6 makes no row. */
+    free(rows);
+    CHECK(ft_rows_pack(s, 3, 0, &rows, &n_rows, &err) == 0);
     CHECK_INT(n_rows, 3);
-    CHECK_INT(rows[0].len, 7);
-    CHECK_INT(rows[0].n_targets, 6);
+    CHECK_INT(rows[0].len, 3);
+    CHECK_INT(rows[1].start, 3);
+    CHECK_INT(rows[1].len, 3);
+    CHECK_INT(rows[2].start, 6);
+    CHECK_INT(rows[2].n_targets, 1);
 
     free(rows);
     ft_spool_free(s);
