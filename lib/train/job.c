@@ -1,0 +1,447 @@
+/* job: one ft-train run (see job.h). */
+#define _GNU_SOURCE
+#include "train/job.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/fsout.h"
+#include "model/checkpoint.h"
+#include "model/config.h"
+#include "model/dtype.h"
+#include "nn/optim.h"
+#include "text/tokenizer.h"
+#include "train/export.h"
+
+/* Everything a run holds, freed in one place. */
+typedef struct job_state {
+    ft_model *m;
+    ft_tokenizer *tok;
+    ft_spool *spool, *eval_spool;
+    ft_row *rows, *eval_rows;
+    size_t n_rows, n_eval_rows;
+    uint64_t stream_hash;
+    ft_trainer *trainer;
+    char *ckpt_dir;
+    int from_scratch;
+} job_state;
+
+static const char *const method_names[] = {"full", "freeze", "lora", "ptuning"};
+static const char *const task_names[] = {"lm", "sft", "chat", "classify"};
+
+int ft_job_method(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, method_names[i]))
+            return i;
+    return -1;
+}
+
+int ft_job_task(const char *name)
+{
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(name, task_names[i]))
+            return i;
+    return -1;
+}
+
+char *ft_job_ckpt_dir(const char *output, ft_err *err)
+{
+    static const char *const ext[] = {".tar.gz", ".tar.xz", ".tar.zst", ".tgz", ".tar",
+                                      ".zip"};
+    size_t n = strlen(output);
+    char *s;
+
+    while (n > 1 && output[n - 1] == '/')
+        n--;
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+        size_t k = strlen(ext[i]);
+        if (n > k && !strncmp(output + n - k, ext[i], k)) {
+            n -= k;
+            break;
+        }
+    }
+    if (asprintf(&s, "%.*s.ckpt", (int)n, output) < 0)
+        return ft_err_set(err, "out of memory"), NULL;
+    return s;
+}
+
+/* --- Before anything is read: can the outputs be written? ----------------- */
+
+static int has_steps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+    while (d && (e = readdir(d)))
+        found |= !strncmp(e->d_name, "step-", 5);
+    if (d)
+        closedir(d);
+    return found;
+}
+
+static int check_outputs(const ft_job *j, job_state *s, ft_err *err)
+{
+    struct stat st;
+
+    if (j->dry_run)
+        return 0;
+    if (!j->force && stat(j->output, &st) == 0)
+        return ft_err_set(err, "%s: already exists (use --force to replace it)", j->output);
+    char *copy = ft_strdup(j->output, err);
+    if (!copy)
+        return -1;
+    const char *dir = dirname(copy);
+    int ok = access(dir, W_OK) == 0;
+    if (!ok)
+        ft_err_errno(err, dir);
+    free(copy);
+    if (!ok)
+        return ft_err_prefix(err, "cannot write %s", j->output);
+
+    /* Checkpoints of an earlier run are continued with --resume, or replaced
+     * with --force, never mixed with this one's. */
+    if (!j->train.resume && has_steps(s->ckpt_dir)) {
+        if (!j->force)
+            return ft_err_set(err, "%s holds checkpoints of another run (--resume %s "
+                              "continues it; --force starts over)", s->ckpt_dir, s->ckpt_dir);
+        DIR *d = opendir(s->ckpt_dir);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (strncmp(e->d_name, "step-", 5))
+                continue;
+            char *p = ft_path_join(s->ckpt_dir, e->d_name, NULL);
+            if (p)
+                ft_rmtree(p);
+            free(p);
+        }
+        if (d)
+            closedir(d);
+    }
+    return 0;
+}
+
+/* --- The model ------------------------------------------------------------- */
+
+/* Pre-training from random weights (as Hugging Face initialises them):
+ * matrices and embeddings normal(0, initializer_range), norm weights 1,
+ * biases 0; GPT-2's residual projections (attn.c_proj, mlp.c_proj) with the
+ * standard deviation divided by sqrt(2 * n_layer), as GPT2PreTrainedModel. */
+static ft_model *init_model(const ft_job *j, ft_err *err)
+{
+    ft_config cfg;
+    char *text;
+    size_t n;
+    double std = 0.02;
+
+    if (ft_read_file(j->init_config, (size_t)16 << 20, &text, &n, err) < 0)
+        return NULL;
+    int rc = ft_config_parse(&cfg, text, n, j->init_config, err);
+    free(text);
+    if (rc < 0)
+        return NULL;
+    json_t *ir = json_object_get(cfg.json, "initializer_range");
+    if (json_is_number(ir) && json_number_value(ir) > 0)
+        std = json_number_value(ir);
+
+    ft_model *m = ft_model_new(&cfg, err);
+    if (!m) {
+        ft_config_free(&cfg);
+        return NULL;
+    }
+    ft_model_init_random(m, j->train.seed, (float)std);
+    if (m->cfg.family == FT_FAMILY_GPT2) {
+        float scale = (float)(1.0 / sqrt(2.0 * m->cfg.n_layers));
+        for (int i = 0; i < m->n_tensors; i++) {
+            const ft_tensor *t = &m->tensors[i];
+            if (t->layer < 0 || (t->role != FT_ROLE_O && t->role != FT_ROLE_DOWN))
+                continue;
+            float *p = ft_model_param(m, i);
+            for (size_t k = 0; k < t->numel; k++)
+                p[k] *= scale;
+        }
+    }
+    return m;
+}
+
+/* The tokenizer: --tokenizer, else the model's own when it has one. */
+static int load_tokenizer(const ft_job *j, job_state *s, ft_err *err)
+{
+    char *data;
+    size_t n;
+
+    if (j->tokenizer) {
+        s->tok = ft_tokenizer_load(j->tokenizer, err);
+        return s->tok ? 0 : -1;
+    }
+    if (!j->model)
+        return 0;
+    struct stat st;
+    if (stat(j->model, &st) == 0 && S_ISDIR(st.st_mode)) {
+        char *p = ft_path_join(j->model, "tokenizer.json", err);
+        int has = p && stat(p, &st) == 0;
+        free(p);
+        if (has)
+            s->tok = ft_tokenizer_load(j->model, err);
+        return !has || s->tok ? 0 : -1;
+    }
+    int rc = ft_checkpoint_read_file(j->model, "tokenizer.json", &data, &n, err);
+    if (rc <= 0)
+        return rc;
+    s->tok = ft_tokenizer_load_json(data, n, j->model, err);
+    free(data);
+    return s->tok ? 0 : -1;
+}
+
+/* --- Methods --------------------------------------------------------------- */
+
+static int apply_method(const ft_job *j, job_state *s, ft_err *err)
+{
+    ft_model *m = s->m;
+
+    switch (j->method) {
+    case FT_METHOD_FULL:
+        return 0;
+    case FT_METHOD_FREEZE: {
+        const char **names = ft_calloc((size_t)m->n_tensors, sizeof *names, err);
+        unsigned char *flags = ft_calloc((size_t)m->n_tensors, 1, err);
+        int rc = -1;
+        if (names && flags) {
+            for (int i = 0; i < m->n_tensors; i++)
+                names[i] = m->tensors[i].name;
+            rc = ft_freeze_select(&j->freeze, names, m->n_tensors, m->cfg.n_layers, flags,
+                                  err);
+            for (int i = 0; rc == 0 && i < m->n_tensors; i++)
+                ft_model_set_trainable(m, i, flags[i]);
+        }
+        free(names);
+        free(flags);
+        return rc;
+    }
+    default:
+        /* LoRA and P-tuning v2 attach here (their issues): set the hook or
+         * prefix, freeze the base, add their tensors to the trainer. */
+        return ft_err_setk(err, FT_ERR_USAGE, "--method %s is not available yet",
+                           method_names[j->method]);
+    }
+}
+
+/* --- Tasks ----------------------------------------------------------------- */
+
+static int encode_text(void *ctx, const char *text, size_t len, int32_t **ids, size_t *n,
+                       size_t *cap, ft_err *err)
+{
+    return ft_tokenizer_encode(ctx, text, len, FT_TOK_ADD_SPECIAL | FT_TOK_FIX_UTF8, ids,
+                               n, cap, err);
+}
+
+/* Read one stream (fd) into a spool and rows. */
+static int read_stream(const ft_job *j, job_state *s, int fd, const char *name,
+                       ft_spool **spool, ft_row **rows, size_t *n_rows, uint64_t *hash,
+                       ft_err *err)
+{
+    ft_lm_source src = {0};
+    int rc;
+
+    if (j->task != FT_TASK_LM)
+        /* sft, chat and classify make masked examples here (the tasks issue). */
+        return ft_err_setk(err, FT_ERR_USAGE, "--task %s is not available yet",
+                           task_names[j->task]);
+    src.encode = s->tok ? encode_text : NULL;
+    src.encode_ctx = s->tok;
+    src.eos = s->tok ? ft_tokenizer_eos(s->tok) : -1;
+    if (src.eos < 0 && s->m->cfg.n_eos > 0)
+        src.eos = s->m->cfg.eos_ids[0];
+    src.vocab = s->m->cfg.vocab_size;
+
+    if (!(*spool = ft_spool_new(err)))
+        return -1;
+    rc = ft_spool_read(*spool, fd, name, ft_lm_record, &src, hash, err);
+    ft_lm_source_free(&src);
+    if (rc < 0 || ft_spool_seal(*spool, err) < 0)
+        return -1;
+    if (ft_rows_pack(*spool, j->train.seq_len, j->pack, rows, n_rows, err) < 0)
+        return -1;
+    if (*n_rows == 0)
+        return ft_err_set(err, "%s: no tokens to train on (every record is empty or a "
+                          "single token)", name);
+    return 0;
+}
+
+static int read_data(const ft_job *j, job_state *s, ft_err *err)
+{
+    int fd = 0;
+    const char *name = "standard input";
+    uint64_t eval_hash;
+
+    if (j->input && strcmp(j->input, "-")) {
+        if ((fd = open(j->input, O_RDONLY | O_CLOEXEC)) < 0)
+            return ft_err_errno(err, j->input);
+        name = j->input;
+    }
+    int rc = read_stream(j, s, fd, name, &s->spool, &s->rows, &s->n_rows, &s->stream_hash,
+                         err);
+    if (fd > 0)
+        close(fd);
+    if (rc < 0 || !j->eval_path)
+        return rc;
+    if ((fd = open(j->eval_path, O_RDONLY | O_CLOEXEC)) < 0)
+        return ft_err_errno(err, j->eval_path);
+    rc = read_stream(j, s, fd, j->eval_path, &s->eval_spool, &s->eval_rows, &s->n_eval_rows,
+                     &eval_hash, err);
+    close(fd);
+    return rc;
+}
+
+/* --- The plan (--dry-run) --------------------------------------------------- */
+
+static void print_plan(const ft_job *j, const job_state *s, const ft_train_plan *p,
+                       FILE *f)
+{
+    const ft_config *c = &s->m->cfg;
+    const ft_train_opts *o = &j->train;
+
+    fprintf(f, "model        %s%s: %d layers, dim %d, %d heads (%d kv), vocab %d\n",
+            c->model_type, s->from_scratch ? " (random init)" : "", c->n_layers, c->dim,
+            c->n_heads, c->n_kv_heads, c->vocab_size);
+    fprintf(f, "parameters   %zu in all, %zu trained (%.2f%%) in %zu tensors\n",
+            p->n_params_total, p->n_params_trained,
+            100.0 * (double)p->n_params_trained / (double)p->n_params_total,
+            p->n_tensors_trained);
+    fprintf(f, "method       %s", method_names[j->method]);
+    if (j->method == FT_METHOD_FREEZE && j->freeze.regex)
+        fprintf(f, ": tensors matching '%s'", j->freeze.regex);
+    else if (j->method == FT_METHOD_FREEZE)
+        fprintf(f, ": layers '%s' and the final norm", j->freeze.layers ? j->freeze.layers
+                                                                         : "2");
+    if (j->method == FT_METHOD_FREEZE && j->freeze.train_embeddings)
+        fprintf(f, ", embeddings");
+    fprintf(f, "\n");
+    fprintf(f, "data         %zu records, %" PRIu64 " tokens -> %zu rows of up to %d "
+               "tokens (%s, %s)\n",
+            ft_spool_n_examples(s->spool), ft_spool_n_tokens(s->spool), p->n_rows,
+            o->seq_len + 1, j->pack ? "packed" : "one record per row",
+            o->shuffle ? "shuffled each epoch" : "in order");
+    fprintf(f, "batches      %d rows x %d accumulated = %d rows per update, %" PRId64
+               " updates per epoch\n",
+            o->batch_size, o->grad_accum, o->batch_size * o->grad_accum,
+            p->updates_per_epoch);
+    fprintf(f, "run          %" PRId64 " updates", p->total_updates);
+    if (!o->max_steps)
+        fprintf(f, " (%" PRId64 " epochs)", o->epochs);
+    if (p->start_update)
+        fprintf(f, ", resuming after update %" PRId64, p->start_update);
+    fprintf(f, "; lr %g, %s, warm-up %" PRId64 "; AdamW betas (%g, %g), eps %g, weight "
+               "decay %g; clip %g\n",
+            o->lr, ft_sched_name(o->sched), o->warmup, o->beta1, o->beta2, o->eps,
+            o->weight_decay, o->clip);
+    if (s->eval_rows)
+        fprintf(f, "eval         %zu rows every %" PRId64 " updates, patience %d\n",
+                s->n_eval_rows, o->eval_every, o->patience);
+    if (o->save_every)
+        fprintf(f, "checkpoints  every %" PRId64 " updates into %s, keeping %d\n",
+                o->save_every, s->ckpt_dir, o->keep);
+    fprintf(f, "memory       estimated peak %.1f MiB\n", (double)p->mem_bytes / 1048576.0);
+}
+
+/* --- The run --------------------------------------------------------------- */
+
+static int save_output(const ft_job *j, job_state *s, ft_err *err)
+{
+    char seed[32], hash[32], steps[32];
+    snprintf(seed, sizeof seed, "%" PRIu64, j->train.seed);
+    snprintf(hash, sizeof hash, "%016" PRIx64, s->stream_hash);
+    snprintf(steps, sizeof steps, "%" PRId64, ft_trainer_step(s->trainer));
+    const char *meta[] = {"ft_version", j->version ? j->version : "?",
+                          "ft_command", j->command_line ? j->command_line : "",
+                          "ft_seed", seed,
+                          "ft_stream_hash", hash,
+                          "ft_method", method_names[j->method],
+                          "ft_task", task_names[j->task],
+                          "ft_steps", steps,
+                          NULL};
+    /* Full and freeze write a model in its base's storage type; from
+     * scratch in f32. LoRA and P-tuning write adapters (their issues). */
+    return ft_export_model(s->m, j->output, s->from_scratch ? FT_DTYPE_F32 : -1, j->force,
+                           j->model, j->tokenizer, meta, err);
+}
+
+static void free_state(job_state *s)
+{
+    ft_trainer_free(s->trainer);
+    ft_spool_free(s->spool);
+    ft_spool_free(s->eval_spool);
+    free(s->rows);
+    free(s->eval_rows);
+    ft_tokenizer_free(s->tok);
+    ft_model_free(s->m);
+    free(s->ckpt_dir);
+}
+
+int ft_job_run(const ft_job *j, FILE *plan_out, ft_job_result *res, ft_err *err)
+{
+    static char last_ckpt[4096];
+    job_state s = {0};
+    ft_train_opts o = j->train;
+    int rc = -1;
+
+    memset(res, 0, sizeof *res);
+    res->eval_loss = NAN;
+    if (!j->output && !j->dry_run)
+        return ft_err_setk(err, FT_ERR_USAGE, "no output: -o OUT is required");
+    if ((j->model != NULL) == (j->init_config != NULL))
+        return ft_err_setk(err, FT_ERR_USAGE, "give either -m MODEL or --init CONFIG");
+    if (j->output && !o.ckpt_dir && !(s.ckpt_dir = ft_job_ckpt_dir(j->output, err)))
+        return -1;
+    if (o.ckpt_dir && !(s.ckpt_dir = ft_strdup(o.ckpt_dir, err)))
+        return -1;
+    o.ckpt_dir = s.ckpt_dir;
+
+    /* Model, tokenizer, method, data, trainer -- in that order. */
+    if (check_outputs(j, &s, err) < 0)
+        goto done;
+    s.from_scratch = j->init_config != NULL;
+    s.m = j->model ? ft_checkpoint_load(j->model, err) : init_model(j, err);
+    if (!s.m || load_tokenizer(j, &s, err) < 0 || apply_method(j, &s, err) < 0 ||
+        read_data(j, &s, err) < 0)
+        goto done;
+    if (j->eval_path && o.eval_every <= 0)
+        o.eval_every = o.save_every > 0 ? o.save_every : 100;
+    if (!(s.trainer = ft_trainer_new(s.m, &o, err)))
+        goto done;
+    ft_trainer_set_data(s.trainer, s.spool, s.rows, s.n_rows, s.stream_hash);
+    if (s.eval_rows)
+        ft_trainer_set_eval(s.trainer, s.eval_spool, s.eval_rows, s.n_eval_rows);
+    if (ft_trainer_prepare(s.trainer, err) < 0)
+        goto done;
+    ft_trainer_plan(s.trainer, &res->plan);
+    res->stream_hash = s.stream_hash;
+    if (j->dry_run) {
+        print_plan(j, &s, &res->plan, plan_out);
+        rc = FT_TRAIN_DONE;
+        goto done;
+    }
+
+    /* Train; a finished run writes the model. */
+    rc = ft_trainer_run(s.trainer, err);
+    res->steps = ft_trainer_step(s.trainer);
+    res->eval_loss = ft_trainer_eval_loss(s.trainer);
+    res->block_backward = s.m->n_block_backward;
+    if (ft_trainer_last_checkpoint(s.trainer)) {
+        snprintf(last_ckpt, sizeof last_ckpt, "%s", ft_trainer_last_checkpoint(s.trainer));
+        res->checkpoint = last_ckpt;
+    }
+    if (rc == FT_TRAIN_DONE && save_output(j, &s, err) < 0)
+        rc = -1;
+done:
+    free_state(&s);
+    return rc;
+}

@@ -1,0 +1,244 @@
+/* ft-train: train a model on a record stream -- full fine-tuning, Freeze,
+ * or pre-training from random weights -- and write it (see ft-train(1)).
+ * Options go into an ft_job; lib/train does the rest. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "nn/optim.h"
+#include "prog.h"
+#include "train/job.h"
+
+enum {
+    OPT_INIT = FT_OPT_FIRST_PRIVATE, OPT_TOKENIZER, OPT_METHOD, OPT_LAYERS, OPT_TRAINABLE,
+    OPT_EMBED, OPT_TASK, OPT_SEQ_LEN, OPT_NO_PACK, OPT_EVAL, OPT_EVAL_EVERY, OPT_PATIENCE,
+    OPT_MIN_DELTA, OPT_ACCUM, OPT_EPOCHS, OPT_MAX_STEPS, OPT_NO_SHUFFLE, OPT_LR, OPT_WD,
+    OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_SCHEDULE, OPT_WARMUP, OPT_CLIP, OPT_SAVE_EVERY,
+    OPT_KEEP, OPT_CKPT_DIR, OPT_RESUME, OPT_LOG, OPT_LOG_EVERY, OPT_DRY_RUN
+};
+
+static const struct option long_opts[] = {
+    {"model", required_argument, 0, 'm'}, {"init", required_argument, 0, OPT_INIT},
+    {"tokenizer", required_argument, 0, OPT_TOKENIZER},
+    {"output", required_argument, 0, 'o'}, {"method", required_argument, 0, OPT_METHOD},
+    {"trainable-layers", required_argument, 0, OPT_LAYERS},
+    {"trainable", required_argument, 0, OPT_TRAINABLE},
+    {"train-embeddings", no_argument, 0, OPT_EMBED},
+    {"task", required_argument, 0, OPT_TASK}, {"seq-len", required_argument, 0, OPT_SEQ_LEN},
+    {"no-pack", no_argument, 0, OPT_NO_PACK}, {"eval", required_argument, 0, OPT_EVAL},
+    {"eval-every", required_argument, 0, OPT_EVAL_EVERY},
+    {"patience", required_argument, 0, OPT_PATIENCE},
+    {"min-delta", required_argument, 0, OPT_MIN_DELTA},
+    {"batch-size", required_argument, 0, 'b'},
+    {"grad-accum", required_argument, 0, OPT_ACCUM},
+    {"epochs", required_argument, 0, OPT_EPOCHS},
+    {"max-steps", required_argument, 0, OPT_MAX_STEPS},
+    {"no-shuffle", no_argument, 0, OPT_NO_SHUFFLE}, {"lr", required_argument, 0, OPT_LR},
+    {"weight-decay", required_argument, 0, OPT_WD},
+    {"beta1", required_argument, 0, OPT_BETA1}, {"beta2", required_argument, 0, OPT_BETA2},
+    {"eps", required_argument, 0, OPT_EPS}, {"schedule", required_argument, 0, OPT_SCHEDULE},
+    {"warmup", required_argument, 0, OPT_WARMUP}, {"clip", required_argument, 0, OPT_CLIP},
+    {"save-every", required_argument, 0, OPT_SAVE_EVERY},
+    {"keep", required_argument, 0, OPT_KEEP},
+    {"checkpoint-dir", required_argument, 0, OPT_CKPT_DIR},
+    {"resume", required_argument, 0, OPT_RESUME}, {"log", required_argument, 0, OPT_LOG},
+    {"log-every", required_argument, 0, OPT_LOG_EVERY},
+    {"dry-run", no_argument, 0, OPT_DRY_RUN}, FT_PROG_LONG};
+
+static void usage(int status)
+{
+    printf("Usage: ft-train (-m MODEL | --init CONFIG) -o OUT [OPTIONS] [FILE]\n"
+           "Train a model on a record stream (FILE or standard input) and write it.\n\n"
+           "Model and output:\n"
+           "  -m, --model MODEL        start from MODEL (directory, archive, llama2.c .bin)\n"
+           "      --init CONFIG        start from random weights of config.json CONFIG\n"
+           "      --tokenizer FILE     tokenizer.json for \"text\" records\n"
+           "  -o, --output OUT         model directory, or archive (.tar, .tar.zst, .zip)\n"
+           "Method and task:\n"
+           "      --method M           full (default) or freeze\n"
+           "      --trainable-layers L freeze: top L blocks, or a set such as 0,5-7,-1\n"
+           "      --trainable REGEX    freeze: exactly the tensors whose names match\n"
+           "      --train-embeddings   freeze: train the embeddings too\n"
+           "      --task T             lm (default)\n"
+           "      --seq-len N          tokens per row (default 256)\n"
+           "      --no-pack            never pack two records into one row\n"
+           "Optimisation:\n"
+           "  -b, --batch-size N       rows per micro-batch (default 8)\n"
+           "      --grad-accum N       micro-batches per update (default 1)\n"
+           "      --epochs N           passes over the data (default 1)\n"
+           "      --max-steps N        updates in all (overrides --epochs)\n"
+           "      --no-shuffle         keep the stream's order\n"
+           "      --lr X               peak learning rate (default 1e-4)\n"
+           "      --schedule S         cosine (default), linear or constant\n"
+           "      --warmup N           updates of linear warm-up from 0 (default 0)\n"
+           "      --weight-decay X     AdamW decay of matrices (default 0.01)\n"
+           "      --beta1 X, --beta2 X, --eps X   AdamW (0.9, 0.999, 1e-8)\n"
+           "      --clip X             global gradient-norm clip, 0 off (default 1)\n"
+           "Evaluation, checkpoints, logs:\n"
+           "      --eval FILE          held-out records, evaluated every --eval-every\n"
+           "      --eval-every K       updates between evaluations\n"
+           "      --patience N         stop after N evaluations without improvement\n"
+           "      --min-delta D        improvement that counts (default 0)\n"
+           "      --save-every K       checkpoint every K updates\n"
+           "      --keep N             keep the newest N checkpoints, 0 all (default 2)\n"
+           "      --checkpoint-dir DIR where checkpoints go (default OUT.ckpt)\n"
+           "      --resume DIR         continue from a checkpoint (or the newest in DIR)\n"
+           "      --log FILE           one msgpack record per logged update\n"
+           "      --log-every K        updates between log records (default 1)\n"
+           "      --dry-run            print the plan and estimated memory, train nothing\n"
+           FT_PROG_HELP);
+    exit(status);
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+/* The command line as a shell would read it back, for provenance. */
+static char *join_args(int argc, char **argv)
+{
+    size_t n = 1;
+    for (int i = 0; i < argc; i++)
+        n += 4 * strlen(argv[i]) + 3;
+    char *s = malloc(n), *p = s;
+    if (!s)
+        return NULL;
+    for (int i = 0; i < argc; i++) {
+        int plain = argv[i][0] && !argv[i][strcspn(argv[i], " \t\n'\"\\$`*?[]|&;<>(){}#~")];
+        if (i)
+            *p++ = ' ';
+        if (plain) {
+            p = stpcpy(p, argv[i]);
+            continue;
+        }
+        *p++ = '\'';
+        for (const char *c = argv[i]; *c; c++)
+            p = *c == '\'' ? stpcpy(p, "'\\''") : (*p = *c, p + 1);
+        *p++ = '\'';
+    }
+    *p = '\0';
+    return s;
+}
+
+static void parse(int argc, char **argv, ft_job *j)
+{
+    ft_train_opts *t = &j->train;
+    int opt, layers_or_regex = 0;
+
+    while ((opt = getopt_long(argc, argv, FT_PROG_SHORT "m:o:b:", long_opts, NULL)) != -1) {
+        if (ft_prog_common(opt, optarg, usage))
+            continue;
+        switch (opt) {
+        case 'm': j->model = optarg; break;
+        case OPT_INIT: j->init_config = optarg; break;
+        case OPT_TOKENIZER: j->tokenizer = optarg; break;
+        case 'o': j->output = optarg; break;
+        case OPT_METHOD:
+            if ((j->method = ft_job_method(optarg)) < 0)
+                ft_prog_usage_error("--method: unknown method '%s'", optarg);
+            break;
+        case OPT_LAYERS: j->freeze.layers = optarg; layers_or_regex |= 1; break;
+        case OPT_TRAINABLE: j->freeze.regex = optarg; layers_or_regex |= 2; break;
+        case OPT_EMBED: j->freeze.train_embeddings = 1; layers_or_regex |= 4; break;
+        case OPT_TASK:
+            if ((j->task = ft_job_task(optarg)) < 0)
+                ft_prog_usage_error("--task: unknown task '%s'", optarg);
+            break;
+        case OPT_SEQ_LEN: t->seq_len = (int)ft_prog_long("--seq-len", optarg, 1, 1 << 20); break;
+        case OPT_NO_PACK: j->pack = 0; break;
+        case OPT_EVAL: j->eval_path = optarg; break;
+        case OPT_EVAL_EVERY: t->eval_every = ft_prog_long("--eval-every", optarg, 1, 1L << 40); break;
+        case OPT_PATIENCE: t->patience = (int)ft_prog_long("--patience", optarg, 0, 1 << 30); break;
+        case OPT_MIN_DELTA: t->min_delta = ft_prog_double("--min-delta", optarg, 0, 1e30); break;
+        case 'b': t->batch_size = (int)ft_prog_long("--batch-size", optarg, 1, 1 << 20); break;
+        case OPT_ACCUM: t->grad_accum = (int)ft_prog_long("--grad-accum", optarg, 1, 1 << 20); break;
+        case OPT_EPOCHS: t->epochs = ft_prog_long("--epochs", optarg, 1, 1L << 30); break;
+        case OPT_MAX_STEPS: t->max_steps = ft_prog_long("--max-steps", optarg, 1, 1L << 40); break;
+        case OPT_NO_SHUFFLE: t->shuffle = 0; break;
+        case OPT_LR: t->lr = ft_prog_double("--lr", optarg, 0, 1e30); break;
+        case OPT_WD: t->weight_decay = ft_prog_double("--weight-decay", optarg, 0, 1e6); break;
+        case OPT_BETA1: t->beta1 = ft_prog_double("--beta1", optarg, 0, 0.999999999); break;
+        case OPT_BETA2: t->beta2 = ft_prog_double("--beta2", optarg, 0, 0.999999999); break;
+        case OPT_EPS: t->eps = ft_prog_double("--eps", optarg, 0, 1); break;
+        case OPT_SCHEDULE:
+            if ((t->sched = ft_sched_parse(optarg)) < 0)
+                ft_prog_usage_error("--schedule: unknown schedule '%s'", optarg);
+            break;
+        case OPT_WARMUP: t->warmup = ft_prog_long("--warmup", optarg, 0, 1L << 40); break;
+        case OPT_CLIP: t->clip = ft_prog_double("--clip", optarg, 0, 1e30); break;
+        case OPT_SAVE_EVERY: t->save_every = ft_prog_long("--save-every", optarg, 1, 1L << 40); break;
+        case OPT_KEEP: t->keep = (int)ft_prog_long("--keep", optarg, 0, 1 << 30); break;
+        case OPT_CKPT_DIR: t->ckpt_dir = optarg; break;
+        case OPT_RESUME: t->resume = optarg; break;
+        case OPT_LOG: t->log_path = optarg; break;
+        case OPT_LOG_EVERY: t->log_every = ft_prog_long("--log-every", optarg, 1, 1L << 40); break;
+        case OPT_DRY_RUN: j->dry_run = 1; break;
+        default: usage(2);
+        }
+    }
+    if (optind < argc - 1)
+        ft_prog_usage_error("more than one input file");
+    j->input = optind < argc ? argv[optind] : NULL;
+    if (layers_or_regex && j->method != FT_METHOD_FREEZE)
+        ft_prog_usage_error("--trainable-layers, --trainable and --train-embeddings need "
+                            "--method freeze");
+    if ((layers_or_regex & 3) == 3)
+        ft_prog_usage_error("--trainable-layers and --trainable exclude each other");
+    if (j->model && j->init_config)
+        ft_prog_usage_error("-m and --init exclude each other");
+    if (!j->model && !j->init_config)
+        ft_prog_usage_error("no model: give -m MODEL or --init CONFIG");
+    if (!j->output && !j->dry_run)
+        ft_prog_usage_error("no output: give -o OUT");
+    if ((!j->input || !strcmp(j->input, "-")) && isatty(0))
+        ft_prog_usage_error("standard input is a terminal: pipe records in or give a FILE");
+}
+
+int main(int argc, char **argv)
+{
+    ft_job j = {0};
+    ft_job_result res;
+    ft_err err;
+    struct sigaction sa = {0};
+    struct rusage ru;
+
+    ft_prog_init("ft-train");
+    ft_train_opts_default(&j.train);
+    j.pack = 1;
+    parse(argc, argv, &j);
+    ft_prog_start();
+    j.force = ft_prog.force;
+    j.train.seed = ft_prog.seed;
+    j.train.progress = ft_prog.progress;
+    j.train.stop = &stop_signal;
+    j.version = FT_VERSION;
+    if (!(j.command_line = join_args(argc, argv)))
+        ft_prog_fail("out of memory");
+
+    /* SIGINT and SIGTERM ask the loop for a checkpoint and a clean stop. */
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    int rc = ft_job_run(&j, stdout, &res, &err);
+    free((char *)j.command_line);
+    if (rc < 0)
+        ft_prog_die(&err);
+    getrusage(RUSAGE_SELF, &ru);
+    ft_prog_info("%lld updates; blocks run backward: %ld; peak resident memory: %ld KiB",
+                 (long long)res.steps, res.block_backward, ru.ru_maxrss);
+    if (res.checkpoint)
+        ft_prog_info("last checkpoint: %s", res.checkpoint);
+    if (rc == FT_TRAIN_STOPPED) {
+        ft_prog_warn("stopped by a signal%s%s", res.checkpoint ? "; resume with --resume " : "",
+                     res.checkpoint ? res.checkpoint : "");
+        return 128 + (int)stop_signal;
+    }
+    return 0;
+}
