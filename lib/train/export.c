@@ -185,7 +185,7 @@ done:
     return rc;
 }
 
-int ft_export_pack(const char *dir, const char *path, ft_err *err)
+int ft_export_pack(const char *dir, const char *path, const char *kind, ft_err *err)
 {
     struct archive *a = archive_write_new();
     size_t n;
@@ -194,15 +194,15 @@ int ft_export_pack(const char *dir, const char *path, ft_err *err)
 
     if (!a)
         return ft_err_set(err, "out of memory");
-    if (ends_with(path, ".zip")) {
+    if (ends_with(kind, ".zip")) {
         archive_write_set_format_zip(a);
     } else {
         archive_write_set_format_pax_restricted(a);
-        if (ends_with(path, ".gz") || ends_with(path, ".tgz"))
+        if (ends_with(kind, ".gz") || ends_with(kind, ".tgz"))
             archive_write_add_filter_gzip(a);
-        else if (ends_with(path, ".xz"))
+        else if (ends_with(kind, ".xz"))
             archive_write_add_filter_xz(a);
-        else if (ends_with(path, ".zst"))
+        else if (ends_with(kind, ".zst"))
             archive_write_add_filter_zstd(a);
     }
     if (archive_write_open_filename(a, path) != ARCHIVE_OK) {
@@ -298,7 +298,7 @@ int ft_export_model(const ft_model *m, const char *path, int dtype, int force,
     if (mkdir(scratch, 0777) < 0)
         ft_err_errno(err, scratch);
     else if (write_dir(m, scratch, dtype, copy_from, tokenizer_json, meta, err) == 0 &&
-             ft_export_pack(scratch, out.tmp, err) == 0 && ft_out_commit(&out, err) == 0)
+             ft_export_pack(scratch, out.tmp, path, err) == 0 && ft_out_commit(&out, err) == 0)
         rc = 0;
     ft_rmtree(scratch);
     free(scratch);

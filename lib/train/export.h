@@ -31,7 +31,8 @@ int ft_export_model(const ft_model *m, const char *path, int dtype, int force,
 int ft_export_add_metadata(const char *path, const char *const *meta, ft_err *err);
 
 /* Pack the regular files of dir (not recursing) into an archive at path
- * (a plain write: use inside an ft_out temporary), format by path's ending. */
-int ft_export_pack(const char *dir, const char *path, ft_err *err);
+ * (a plain write: use inside an ft_out temporary), its format by the ending
+ * of kind (the final name). */
+int ft_export_pack(const char *dir, const char *path, const char *kind, ft_err *err);
 
 #endif

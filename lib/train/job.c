@@ -354,12 +354,12 @@ static void print_plan(const ft_job *j, const job_state *s, const ft_train_plan 
 
 /* --- The run --------------------------------------------------------------- */
 
-static int save_output(const ft_job *j, job_state *s, ft_err *err)
+static int save_output(const ft_job *j, job_state *s, int64_t n_steps, ft_err *err)
 {
     char seed[32], hash[32], steps[32];
     snprintf(seed, sizeof seed, "%" PRIu64, j->train.seed);
     snprintf(hash, sizeof hash, "%016" PRIx64, s->stream_hash);
-    snprintf(steps, sizeof steps, "%" PRId64, ft_trainer_step(s->trainer));
+    snprintf(steps, sizeof steps, "%" PRId64, n_steps);
     const char *meta[] = {"ft_version", j->version ? j->version : "?",
                           "ft_command", j->command_line ? j->command_line : "",
                           "ft_seed", seed,
@@ -439,7 +439,14 @@ int ft_job_run(const ft_job *j, FILE *plan_out, ft_job_result *res, ft_err *err)
         snprintf(last_ckpt, sizeof last_ckpt, "%s", ft_trainer_last_checkpoint(s.trainer));
         res->checkpoint = last_ckpt;
     }
-    if (rc == FT_TRAIN_DONE && save_output(j, &s, err) < 0)
+    if (rc != FT_TRAIN_DONE)
+        goto done;
+
+    /* The training buffers go before the model is written, so saving never
+     * raises the peak. */
+    ft_trainer_free(s.trainer);
+    s.trainer = NULL;
+    if (ft_model_setup(s.m, 1, 1, 0, 0, err) < 0 || save_output(j, &s, res->steps, err) < 0)
         rc = -1;
 done:
     free_state(&s);

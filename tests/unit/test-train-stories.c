@@ -79,7 +79,7 @@ static double last_eval(const char *path)
 static double train(const char *model, const char *name, const char *method,
                     const char *lr)
 {
-    char cmd[4096], log[4096];
+    char cmd[16384], log[4200];
     snprintf(log, sizeof log, "%s/%s.log.mp", dir, name);
     snprintf(cmd, sizeof cmd,
              "%s/ft-train -m %s %s --seq-len 32 -b 8 --max-steps 60 --lr %s --warmup 5 "
@@ -96,7 +96,7 @@ static double train(const char *model, const char *name, const char *method,
 int main(void)
 {
     const char *data = check_data_dir();
-    char model[4096], p[4096], q[4096];
+    char model[4200], p[4200], q[4200];
     ft_err err;
 
     if (!(bin = getenv("FT_BIN")))
