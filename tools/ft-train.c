@@ -17,7 +17,8 @@ enum {
     OPT_EMBED, OPT_TASK, OPT_SEQ_LEN, OPT_NO_PACK, OPT_EVAL, OPT_EVAL_EVERY, OPT_PATIENCE,
     OPT_MIN_DELTA, OPT_ACCUM, OPT_EPOCHS, OPT_MAX_STEPS, OPT_NO_SHUFFLE, OPT_LR, OPT_WD,
     OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_SCHEDULE, OPT_WARMUP, OPT_CLIP, OPT_SAVE_EVERY,
-    OPT_KEEP, OPT_CKPT_DIR, OPT_RESUME, OPT_LOG, OPT_LOG_EVERY, OPT_DRY_RUN
+    OPT_KEEP, OPT_CKPT_DIR, OPT_RESUME, OPT_LOG, OPT_LOG_EVERY, OPT_DRY_RUN, OPT_PREFIX_LEN,
+    OPT_PREFIX_PROJ, OPT_PREFIX_DROP, OPT_INIT_ADAPTER
 };
 
 static const struct option long_opts[] = {
@@ -27,6 +28,10 @@ static const struct option long_opts[] = {
     {"trainable-layers", required_argument, 0, OPT_LAYERS},
     {"trainable", required_argument, 0, OPT_TRAINABLE},
     {"train-embeddings", no_argument, 0, OPT_EMBED},
+    {"prefix-len", required_argument, 0, OPT_PREFIX_LEN},
+    {"prefix-projection", required_argument, 0, OPT_PREFIX_PROJ},
+    {"prefix-dropout", required_argument, 0, OPT_PREFIX_DROP},
+    {"init-adapter", required_argument, 0, OPT_INIT_ADAPTER},
     {"task", required_argument, 0, OPT_TASK}, {"seq-len", required_argument, 0, OPT_SEQ_LEN},
     {"no-pack", no_argument, 0, OPT_NO_PACK}, {"eval", required_argument, 0, OPT_EVAL},
     {"eval-every", required_argument, 0, OPT_EVAL_EVERY},
@@ -58,10 +63,14 @@ static void usage(int status)
            "      --tokenizer FILE     tokenizer.json for \"text\" records\n"
            "  -o, --output OUT         model directory, or archive (.tar, .tar.zst, .zip)\n"
            "Method and task:\n"
-           "      --method M           full (default) or freeze\n"
+           "      --method M           full (default), freeze or ptuning\n"
            "      --trainable-layers L freeze: top L blocks, or a set such as 0,5-7,-1\n"
            "      --trainable REGEX    freeze: exactly the tensors whose names match\n"
            "      --train-embeddings   freeze: train the embeddings too\n"
+           "      --prefix-len N       ptuning: N virtual tokens per layer\n"
+           "      --prefix-projection H  ptuning: through a tanh MLP of hidden size H\n"
+           "      --prefix-dropout P   ptuning: dropout on the prefix (default 0)\n"
+           "      --init-adapter DIR   start from this adapter (ptuning: a prefix)\n"
            "      --task T             lm (default)\n"
            "      --seq-len N          tokens per row (default 256)\n"
            "      --no-pack            never pack two records into one row\n"
@@ -129,7 +138,7 @@ static char *join_args(int argc, char **argv)
 static void parse(int argc, char **argv, ft_job *j)
 {
     ft_train_opts *t = &j->train;
-    int opt, layers_or_regex = 0;
+    int opt, layers_or_regex = 0, prefix_opts = 0;
 
     while ((opt = getopt_long(argc, argv, FT_PROG_SHORT "m:o:b:", long_opts, NULL)) != -1) {
         if (ft_prog_common(opt, optarg, usage))
@@ -146,6 +155,20 @@ static void parse(int argc, char **argv, ft_job *j)
         case OPT_LAYERS: j->freeze.layers = optarg; layers_or_regex |= 1; break;
         case OPT_TRAINABLE: j->freeze.regex = optarg; layers_or_regex |= 2; break;
         case OPT_EMBED: j->freeze.train_embeddings = 1; layers_or_regex |= 4; break;
+        case OPT_PREFIX_LEN:
+            j->prefix.n_virtual = (int)ft_prog_long("--prefix-len", optarg, 1, 1 << 20);
+            prefix_opts = 1;
+            break;
+        case OPT_PREFIX_PROJ:
+            j->prefix.projection = (int)ft_prog_long("--prefix-projection", optarg, 0,
+                                                     1 << 20);
+            prefix_opts = 1;
+            break;
+        case OPT_PREFIX_DROP:
+            j->prefix.dropout = ft_prog_double("--prefix-dropout", optarg, 0, 0.999999);
+            prefix_opts = 1;
+            break;
+        case OPT_INIT_ADAPTER: j->init_adapter = optarg; break;
         case OPT_TASK:
             if ((j->task = ft_job_task(optarg)) < 0)
                 ft_prog_usage_error("--task: unknown task '%s'", optarg);
@@ -188,6 +211,11 @@ static void parse(int argc, char **argv, ft_job *j)
     if (layers_or_regex && j->method != FT_METHOD_FREEZE)
         ft_prog_usage_error("--trainable-layers, --trainable and --train-embeddings need "
                             "--method freeze");
+    if (prefix_opts && j->method != FT_METHOD_PTUNING)
+        ft_prog_usage_error("--prefix-len, --prefix-projection and --prefix-dropout need "
+                            "--method ptuning");
+    if (j->init_adapter && j->method != FT_METHOD_PTUNING)
+        ft_prog_usage_error("--init-adapter needs --method ptuning");
     if ((layers_or_regex & 3) == 3)
         ft_prog_usage_error("--trainable-layers and --trainable exclude each other");
     if (j->model && j->init_config)
@@ -210,6 +238,7 @@ int main(int argc, char **argv)
 
     ft_prog_init("ft-train");
     ft_train_opts_default(&j.train);
+    ft_prefix_opts_default(&j.prefix);
     j.pack = 1;
     parse(argc, argv, &j);
     ft_prog_start();

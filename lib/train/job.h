@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 
+#include "adapt/prefix.h"
 #include "train/freeze.h"
 #include "train/train.h"
 
@@ -29,6 +30,9 @@ typedef struct ft_job {
     int force;
     int method;                 /* FT_METHOD_* */
     ft_freeze_spec freeze;
+    ft_prefix_opts prefix;      /* ptuning: length (-1: from --init-adapter), projection
+                                   (-1: from the adapter, else 0 none), dropout */
+    const char *init_adapter;   /* --init-adapter: an adapter directory to start from */
     int task;                   /* FT_TASK_* */
     int pack;                   /* lm: pack records across their ends */
     const char *input;          /* NULL or "-": standard input */
