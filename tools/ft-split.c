@@ -266,7 +266,7 @@ static void open_outputs(struct run *r, ft_err *err)
 int main(int argc, char **argv)
 {
     struct options o = {0};
-    struct run r = {&o};
+    struct run r = {.o = &o};
     char *stdin_only[] = {"-"};
     ft_err err;
 

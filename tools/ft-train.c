@@ -19,7 +19,7 @@ enum {
     OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_SCHEDULE, OPT_WARMUP, OPT_CLIP, OPT_SAVE_EVERY,
     OPT_KEEP, OPT_CKPT_DIR, OPT_RESUME, OPT_LOG, OPT_LOG_EVERY, OPT_DRY_RUN, OPT_LORA_R,
     OPT_LORA_ALPHA, OPT_RSLORA, OPT_LORA_DROPOUT, OPT_LORA_TARGETS, OPT_LORA_LAYERS,
-    OPT_INIT_ADAPTER
+    OPT_INIT_ADAPTER, OPT_PREFIX_LEN, OPT_PREFIX_PROJ, OPT_PREFIX_DROP
 };
 
 static const struct option long_opts[] = {
@@ -29,6 +29,9 @@ static const struct option long_opts[] = {
     {"trainable-layers", required_argument, 0, OPT_LAYERS},
     {"trainable", required_argument, 0, OPT_TRAINABLE},
     {"train-embeddings", no_argument, 0, OPT_EMBED},
+    {"prefix-len", required_argument, 0, OPT_PREFIX_LEN},
+    {"prefix-projection", required_argument, 0, OPT_PREFIX_PROJ},
+    {"prefix-dropout", required_argument, 0, OPT_PREFIX_DROP},
     {"task", required_argument, 0, OPT_TASK}, {"seq-len", required_argument, 0, OPT_SEQ_LEN},
     {"no-pack", no_argument, 0, OPT_NO_PACK}, {"eval", required_argument, 0, OPT_EVAL},
     {"eval-every", required_argument, 0, OPT_EVAL_EVERY},
@@ -66,9 +69,9 @@ static void usage(int status)
            "      --init CONFIG        start from random weights of config.json CONFIG\n"
            "      --tokenizer FILE     tokenizer.json for \"text\" records\n"
            "  -o, --output OUT         model directory, or archive (.tar, .tar.zst, .zip);\n"
-           "                           with --method lora the adapter directory\n"
+           "                           with lora or ptuning the adapter directory\n"
            "Method and task:\n"
-           "      --method M           full (default), freeze or lora\n"
+           "      --method M           full (default), freeze, lora or ptuning\n"
            "      --trainable-layers L freeze: top L blocks, or a set such as 0,5-7,-1\n"
            "      --trainable REGEX    freeze: exactly the tensors whose names match\n"
            "      --train-embeddings   freeze: train the embeddings too\n"
@@ -79,7 +82,10 @@ static void usage(int status)
            "      --lora-targets T     lora: module names (q_proj,v_proj), all-linear, or a\n"
            "                           regex over module paths (default: PEFT's per family)\n"
            "      --lora-layers L      lora: only these blocks, e.g. 0-3\n"
-           "      --init-adapter DIR   lora: continue training a PEFT LoRA adapter\n"
+           "      --prefix-len N       ptuning: N virtual tokens per layer\n"
+           "      --prefix-projection H  ptuning: through a tanh MLP of hidden size H\n"
+           "      --prefix-dropout P   ptuning: dropout on the prefix (default 0)\n"
+           "      --init-adapter DIR   lora, ptuning: continue training a PEFT adapter\n"
            "      --task T             lm (default)\n"
            "      --seq-len N          tokens per row (default 256)\n"
            "      --no-pack            never pack two records into one row\n"
@@ -147,7 +153,7 @@ static char *join_args(int argc, char **argv)
 static void parse(int argc, char **argv, ft_job *j)
 {
     ft_train_opts *t = &j->train;
-    int opt, layers_or_regex = 0, lora_opts = 0;
+    int opt, layers_or_regex = 0, lora_opts = 0, prefix_opts = 0;
 
     while ((opt = getopt_long(argc, argv, FT_PROG_SHORT "m:o:b:", long_opts, NULL)) != -1) {
         if (ft_prog_common(opt, optarg, usage))
@@ -164,6 +170,19 @@ static void parse(int argc, char **argv, ft_job *j)
         case OPT_LAYERS: j->freeze.layers = optarg; layers_or_regex |= 1; break;
         case OPT_TRAINABLE: j->freeze.regex = optarg; layers_or_regex |= 2; break;
         case OPT_EMBED: j->freeze.train_embeddings = 1; layers_or_regex |= 4; break;
+        case OPT_PREFIX_LEN:
+            j->prefix.n_virtual = (int)ft_prog_long("--prefix-len", optarg, 1, 1 << 20);
+            prefix_opts = 1;
+            break;
+        case OPT_PREFIX_PROJ:
+            j->prefix.projection = (int)ft_prog_long("--prefix-projection", optarg, 0,
+                                                     1 << 20);
+            prefix_opts = 1;
+            break;
+        case OPT_PREFIX_DROP:
+            j->prefix.dropout = ft_prog_double("--prefix-dropout", optarg, 0, 0.999999);
+            prefix_opts = 1;
+            break;
         case OPT_TASK:
             if ((j->task = ft_job_task(optarg)) < 0)
                 ft_prog_usage_error("--task: unknown task '%s'", optarg);
@@ -203,7 +222,7 @@ static void parse(int argc, char **argv, ft_job *j)
         case OPT_LORA_DROPOUT: j->lora.dropout = ft_prog_double("--lora-dropout", optarg, 0, 0.999); lora_opts |= 1; break;
         case OPT_LORA_TARGETS: j->lora.targets = optarg; lora_opts |= 1; break;
         case OPT_LORA_LAYERS: j->lora.layers = optarg; lora_opts |= 1; break;
-        case OPT_INIT_ADAPTER: j->init_adapter = optarg; lora_opts |= 2; break;
+        case OPT_INIT_ADAPTER: j->init_adapter = optarg; break;
         default: usage(2);
         }
     }
@@ -214,12 +233,17 @@ static void parse(int argc, char **argv, ft_job *j)
         ft_prog_usage_error("--trainable-layers, --trainable and --train-embeddings need "
                             "--method freeze");
     if (lora_opts && j->method != FT_METHOD_LORA)
-        ft_prog_usage_error("--lora-* options, --rslora and --init-adapter need --method lora");
-    if (lora_opts == 3)
+        ft_prog_usage_error("--lora-* options and --rslora need --method lora");
+    if (lora_opts && j->init_adapter)
         ft_prog_usage_error("--init-adapter takes rank, alpha, dropout and targets from the "
                             "adapter: give no --lora-* option or --rslora with it");
     if (j->lora.r == 0 && j->method == FT_METHOD_LORA && !j->init_adapter)
         ft_prog_usage_error("--lora-r: the rank must be at least 1");
+    if (prefix_opts && j->method != FT_METHOD_PTUNING)
+        ft_prog_usage_error("--prefix-len, --prefix-projection and --prefix-dropout need "
+                            "--method ptuning");
+    if (j->init_adapter && j->method != FT_METHOD_PTUNING && j->method != FT_METHOD_LORA)
+        ft_prog_usage_error("--init-adapter needs --method lora or --method ptuning");
     if ((layers_or_regex & 3) == 3)
         ft_prog_usage_error("--trainable-layers and --trainable exclude each other");
     if (j->model && j->init_config)
@@ -243,6 +267,7 @@ int main(int argc, char **argv)
     ft_prog_init("ft-train");
     ft_train_opts_default(&j.train);
     ft_lora_opts_default(&j.lora);
+    ft_prefix_opts_default(&j.prefix);
     j.pack = 1;
     parse(argc, argv, &j);
     ft_prog_start();

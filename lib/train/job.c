@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "adapt/adapter.h"
+#include "adapt/prefix.h"
 #include "core/fsout.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
@@ -32,6 +34,7 @@ typedef struct job_state {
     ft_trainer *trainer;
     ft_lora *lora;
     char *plan_extra;
+    ft_prefix_adapter *prefix;  /* ptuning */
     char *ckpt_dir;
     int from_scratch;
 } job_state;
@@ -205,6 +208,59 @@ static int load_tokenizer(const ft_job *j, job_state *s, ft_err *err)
 
 /* --- Methods --------------------------------------------------------------- */
 
+/* P-tuning v2: the base frozen, a prefix new or from --init-adapter. */
+static int apply_ptuning(const ft_job *j, job_state *s, ft_err *err)
+{
+    ft_model *m = s->m;
+    ft_prefix_opts o = j->prefix;
+
+    for (int i = 0; i < m->n_tensors; i++)
+        ft_model_set_trainable(m, i, 0);
+    if (j->init_adapter) {
+        int kind = ft_adapter_kind(j->init_adapter, err);
+        if (kind < 0)
+            return -1;
+        if (kind != FT_ADAPTER_PREFIX)
+            return ft_err_set(err, "%s: a LoRA adapter cannot start P-tuning (it needs a "
+                              "PREFIX_TUNING adapter)", j->init_adapter);
+        s->prefix = ft_prefix_load(&m->cfg, j->init_adapter, &o, err);
+        if (s->prefix && s->prefix->peft_output_only)
+            return ft_err_set(err, "%s: the prefix holds only its projection's output (as "
+                              "PEFT saves it), not the MLP: it cannot be trained further",
+                              j->init_adapter);
+    } else {
+        if (o.n_virtual < 1)
+            return ft_err_setk(err, FT_ERR_USAGE, "--method ptuning needs --prefix-len N "
+                               "(or --init-adapter DIR)");
+        if (o.projection < 0)
+            o.projection = 0;
+        s->prefix = ft_prefix_new(&m->cfg, &o, j->train.seed, err);
+    }
+    if (!s->prefix || ft_prefix_setup_train(s->prefix, err) < 0)
+        return -1;
+
+    /* Real tokens sit at positions P .. P+T-1 (DESIGN.md). */
+    if (s->prefix->N + j->train.seq_len > m->cfg.max_pos)
+        return ft_err_set(err, "a prefix of %d and rows of %d tokens exceed the model's "
+                          "context of %d positions", s->prefix->N, j->train.seq_len,
+                          m->cfg.max_pos);
+    return 0;
+}
+
+/* The prefix's tensors into the trainer, and its hooks. */
+static int add_prefix(job_state *s, ft_err *err)
+{
+    ft_prefix_adapter *a = s->prefix;
+    ft_train_hooks h = {a, ft_prefix_hook_before_micro, ft_prefix_hook_after_backward,
+                        ft_prefix_hook_after_update};
+    for (int i = 0; i < a->n_t; i++)
+        if (ft_trainer_add_param(s->trainer, a->t[i].name, a->t[i].param, a->t[i].grad,
+                                 a->t[i].ndim, a->t[i].shape, err) < 0)
+            return -1;
+    ft_trainer_set_hooks(s->trainer, &h);
+    return 0;
+}
+
 static int apply_method(const ft_job *j, job_state *s, ft_err *err)
 {
     ft_model *m = s->m;
@@ -242,11 +298,10 @@ static int apply_method(const ft_job *j, job_state *s, ft_err *err)
                      s->lora->rslora, s->lora->dropout, s->lora->n_mods) < 0)
             return ft_err_set(err, "out of memory");
         return 0;
+    case FT_METHOD_PTUNING:
+        return apply_ptuning(j, s, err);
     default:
-        /* P-tuning v2 attaches here (its issue): set the prefix, freeze the
-         * base, add its tensors to the trainer. */
-        return ft_err_setk(err, FT_ERR_USAGE, "--method %s is not available yet",
-                           method_names[j->method]);
+        return ft_err_set(err, "unknown method %d", j->method);
     }
 }
 
@@ -388,6 +443,12 @@ static void print_plan(const ft_job *j, const job_state *s, const ft_train_plan 
         if (j->init_adapter)
             fprintf(f, ", continuing %s", j->init_adapter);
     }
+    if (s->prefix && s->prefix->H)
+        fprintf(f, ": prefix %d, projection %d", s->prefix->N, s->prefix->H);
+    else if (s->prefix)
+        fprintf(f, ": prefix %d", s->prefix->N);
+    if (s->prefix && s->prefix->dropout > 0)
+        fprintf(f, ", dropout %g", s->prefix->dropout);
     fprintf(f, "\n");
     fprintf(f, "data         %zu records, %" PRIu64 " tokens -> %zu rows of up to %d "
                "tokens (%s, %s)\n",
@@ -434,9 +495,12 @@ static int save_output(const ft_job *j, job_state *s, int64_t n_steps, ft_err *e
                           NULL};
     /* LoRA writes a PEFT adapter directory (ft's provenance in its
      * safetensors metadata); full and freeze write a model in its base's
-     * storage type, from scratch in f32. P-tuning: its issue. */
+     * storage type, from scratch in f32. P-tuning writes a PEFT prefix
+     * adapter the same way. */
     if (s->lora)
         return ft_lora_save(s->lora, j->output, j->force, j->model, meta, err);
+    if (s->prefix)
+        return ft_prefix_save(s->prefix, j->output, j->force, j->model, meta, err);
     return ft_export_model(s->m, j->output, s->from_scratch ? FT_DTYPE_F32 : -1, j->force,
                            j->model, j->tokenizer, meta, err);
 }
@@ -446,6 +510,7 @@ static void free_state(job_state *s)
     ft_trainer_free(s->trainer);
     ft_lora_free(s->lora);
     free(s->plan_extra);
+    ft_prefix_free(s->prefix);
     ft_spool_free(s->spool);
     ft_spool_free(s->eval_spool);
     free(s->rows);
@@ -484,17 +549,29 @@ int ft_job_run(const ft_job *j, FILE *plan_out, ft_job_result *res, ft_err *err)
         goto done;
     if (j->eval_path && o.eval_every <= 0)
         o.eval_every = o.save_every > 0 ? o.save_every : 100;
+    if (s.prefix) {
+        o.prefix_len = s.prefix->N;
+        if (asprintf(&s.plan_extra, "ptuning prefix=%d projection=%d dropout=%.17g",
+                     s.prefix->N, s.prefix->H, s.prefix->dropout) < 0) {
+            ft_err_set(err, "out of memory");
+            goto done;
+        }
+    }
     if (s.plan_extra)
         o.plan_extra = s.plan_extra;
     if (!(s.trainer = ft_trainer_new(s.m, &o, err)))
         goto done;
     if (s.lora && add_lora(j, &s, err) < 0)
         goto done;
+    if (s.prefix && add_prefix(&s, err) < 0)
+        goto done;
     ft_trainer_set_data(s.trainer, s.spool, s.rows, s.n_rows, s.stream_hash);
     if (s.eval_rows)
         ft_trainer_set_eval(s.trainer, s.eval_spool, s.eval_rows, s.n_eval_rows);
     if (ft_trainer_prepare(s.trainer, err) < 0)
         goto done;
+    if (s.prefix)
+        ft_prefix_touch(s.prefix); /* a resume replaced its parameters */
     ft_trainer_plan(s.trainer, &res->plan);
     res->stream_hash = s.stream_hash;
     if (j->dry_run) {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "adapt/lora.h"
+#include "adapt/prefix.h"
 #include "train/freeze.h"
 #include "train/train.h"
 
@@ -31,7 +32,9 @@ typedef struct ft_job {
     int method;                 /* FT_METHOD_* */
     ft_freeze_spec freeze;
     ft_lora_opts lora;          /* --method lora: a new adapter */
-    const char *init_adapter;   /* --method lora: continue this PEFT adapter instead */
+    ft_prefix_opts prefix;      /* ptuning: length (-1: from --init-adapter), projection
+                                   (-1: from the adapter, else 0 none), dropout */
+    const char *init_adapter;   /* --init-adapter: a PEFT adapter directory to continue */
     int task;                   /* FT_TASK_* */
     int pack;                   /* lm: pack records across their ends */
     const char *input;          /* NULL or "-": standard input */
