@@ -758,7 +758,6 @@ int ft_tokenizer_encode(ft_tokenizer *t, const char *text, size_t n, int flags, 
                         size_t *n_ids, size_t *cap, ft_err *err)
 {
     enc e = {t, ids, n_ids, cap, flags};
-    *n_ids = 0;
 
     /* Invalid UTF-8: an error, or U+FFFD in a copy. */
     size_t bad = utf8_check(text, n);

@@ -59,6 +59,21 @@ ft_tokenizer *ft_tokenizer_load(const char *path, ft_err *err);
 ft_tokenizer *ft_tokenizer_load_json(const char *json, size_t n_bytes, const char *name,
                                      ft_err *err);
 
+/* The tokenizer files of a model held in memory (read from an archive, for
+ * instance with ft_checkpoint_read_file); NULL data means the file is
+ * absent. tokenizer.json is required. name prefixes messages
+ * ("NAME/tokenizer_config.json: ..."). */
+typedef struct ft_tok_files {
+    const char *tokenizer_json;
+    size_t tokenizer_json_bytes;
+    const char *tokenizer_config;      /* tokenizer_config.json */
+    size_t tokenizer_config_bytes;
+    const char *generation_config;     /* generation_config.json */
+    size_t generation_config_bytes;
+} ft_tok_files;
+ft_tokenizer *ft_tokenizer_load_files(const ft_tok_files *files, const char *name,
+                                      ft_err *err);
+
 /* A tokenizer from arrays, as GGUF files describe one. Strings are copied. */
 typedef struct ft_tok_spec {
     int kind;                      /* FT_TOK_BYTE_BPE or FT_TOK_SPM_BPE */
@@ -91,9 +106,11 @@ void ft_tokenizer_spec_init(ft_tok_spec *spec);
 ft_tokenizer *ft_tokenizer_build(const ft_tok_spec *spec, ft_err *err);
 void ft_tokenizer_free(ft_tokenizer *t);
 
-/* Encode n_bytes of text into *ids (replacing its contents; *cap is its
- * capacity, grown as needed, the caller frees *ids). Invalid UTF-8 is an
- * error "invalid UTF-8 at byte N" unless FT_TOK_FIX_UTF8. */
+/* Encode n_bytes of text, appending the ids to *ids (which holds *n_ids
+ * already, in *cap entries; grown as needed, the caller frees it; set
+ * *n_ids = 0 to start afresh). Invalid UTF-8 is an error "invalid UTF-8 at
+ * byte N" unless FT_TOK_FIX_UTF8. The signature fits lib/train's
+ * ft_encode_fn once flags are bound. */
 int ft_tokenizer_encode(ft_tokenizer *t, const char *text, size_t n_bytes, int flags,
                         int32_t **ids, size_t *n_ids, size_t *cap, ft_err *err);
 

@@ -473,22 +473,6 @@ static void default_special(ft_tokenizer *t)
         t->eos_id = t->n_suffix ? t->suffix[t->n_suffix - 1] : find_first(t, eos);
 }
 
-static int read_json_file(const char *path, json_t **root, ft_err *err)
-{
-    char *data;
-    size_t n;
-    *root = NULL;
-    if (access(path, F_OK) != 0)
-        return 0;
-    if (ft_read_file(path, JSON_MAX_BYTES, &data, &n, err) < 0)
-        return -1;
-    *root = load_json(data, n, err);
-    free(data);
-    if (!*root)
-        return ft_err_prefix(err, "%s", path);
-    return 0;
-}
-
 static int named_id(ft_tokenizer *t, const json_t *cfg, const char *key, int32_t *id,
                     const char *path, ft_err *err)
 {
@@ -505,74 +489,86 @@ static int named_id(ft_tokenizer *t, const json_t *cfg, const char *key, int32_t
     return 0;
 }
 
-static int apply_tokenizer_config(ft_tokenizer *t, const char *dir, ft_err *err)
+static int tokenizer_config(ft_tokenizer *t, const json_t *cfg, const char *path, ft_err *err)
 {
-    json_t *cfg;
-    char *path = ft_path_join(dir, "tokenizer_config.json", err);
-    int rc = path ? read_json_file(path, &cfg, err) : -1;
-    if (rc < 0 || !cfg) {
-        free(path);
-        return rc;
-    }
     int32_t unk = t->unk_id;
     if (named_id(t, cfg, "bos_token", &t->bos_id, path, err) < 0 ||
         named_id(t, cfg, "eos_token", &t->eos_id, path, err) < 0 ||
         named_id(t, cfg, "pad_token", &t->pad_id, path, err) < 0 ||
         named_id(t, cfg, "unk_token", &unk, path, err) < 0)
-        rc = -1;
+        return -1;
 
     /* add_bos_token / add_eos_token rebuild the template, as transformers'
      * Llama tokenizers do. */
     json_t *ab = json_object_get(cfg, "add_bos_token"), *ae = json_object_get(cfg, "add_eos_token");
-    if (rc == 0 && json_is_boolean(ab)) {
+    if (json_is_boolean(ab)) {
         t->n_prefix = 0;
         if (json_is_true(ab) && t->bos_id >= 0)
             t->prefix[t->n_prefix++] = t->bos_id;
     }
-    if (rc == 0 && json_is_boolean(ae)) {
+    if (json_is_boolean(ae)) {
         t->n_suffix = 0;
         if (json_is_true(ae) && t->eos_id >= 0)
             t->suffix[t->n_suffix++] = t->eos_id;
     }
-    json_decref(cfg);
-    free(path);
-    return rc;
+    return 0;
 }
 
-static int apply_generation_config(ft_tokenizer *t, const char *dir, ft_err *err)
+static int generation_config(ft_tokenizer *t, const json_t *cfg, const char *path, ft_err *err)
 {
-    json_t *cfg;
-    char *path = ft_path_join(dir, "generation_config.json", err);
-    int rc = path ? read_json_file(path, &cfg, err) : -1;
-    if (rc < 0 || !cfg) {
-        free(path);
-        return rc;
-    }
     json_t *eos = json_object_get(cfg, "eos_token_id"), *v;
     json_t *bos = json_object_get(cfg, "bos_token_id"), *pad = json_object_get(cfg, "pad_token_id");
     size_t n = json_is_array(eos) ? json_array_size(eos) : json_is_integer(eos), i;
     free(t->eos_ids);
-    t->eos_ids = ft_calloc(n + 1, sizeof *t->eos_ids, err);
     t->n_eos = 0;
-    if (!t->eos_ids)
-        rc = -1;
-    for (i = 0; rc == 0 && i < n; i++) {
+    if (!(t->eos_ids = ft_calloc(n + 1, sizeof *t->eos_ids, err)))
+        return -1;
+    for (i = 0; i < n; i++) {
         v = json_is_array(eos) ? json_array_get(eos, i) : eos;
         json_int_t id = json_integer_value(v);
         if (!json_is_integer(v) || id < 0 || id >= t->n_vocab)
-            rc = ft_err_set(err, "%s: eos_token_id %lld out of range", path, (long long)id);
-        else
-            t->eos_ids[t->n_eos++] = (int32_t)id;
+            return ft_err_set(err, "%s: eos_token_id %lld out of range", path, (long long)id);
+        t->eos_ids[t->n_eos++] = (int32_t)id;
     }
-    if (rc == 0 && t->eos_id < 0 && t->n_eos > 0)
+    if (t->eos_id < 0 && t->n_eos > 0)
         t->eos_id = t->eos_ids[0];
-    if (rc == 0 && t->bos_id < 0 && json_is_integer(bos) && json_integer_value(bos) >= 0 &&
+    if (t->bos_id < 0 && json_is_integer(bos) && json_integer_value(bos) >= 0 &&
         json_integer_value(bos) < t->n_vocab)
         t->bos_id = (int32_t)json_integer_value(bos);
-    if (rc == 0 && t->pad_id < 0 && json_is_integer(pad) && json_integer_value(pad) >= 0 &&
+    if (t->pad_id < 0 && json_is_integer(pad) && json_integer_value(pad) >= 0 &&
         json_integer_value(pad) < t->n_vocab)
         t->pad_id = (int32_t)json_integer_value(pad);
+    return 0;
+}
+
+typedef int (*config_fn)(ft_tokenizer *t, const json_t *cfg, const char *path, ft_err *err);
+
+/* Apply a config held in memory (absent when data is NULL). */
+static int apply_config(ft_tokenizer *t, const char *data, size_t n, const char *path,
+                        config_fn fn, ft_err *err)
+{
+    if (!data)
+        return 0;
+    json_t *cfg = load_json(data, n, err);
+    if (!cfg)
+        return ft_err_prefix(err, "%s", path);
+    int rc = fn(t, cfg, path, err);
     json_decref(cfg);
+    return rc;
+}
+
+/* Apply dir/name when it exists. */
+static int apply_config_file(ft_tokenizer *t, const char *dir, const char *name, config_fn fn,
+                             ft_err *err)
+{
+    char *path = ft_path_join(dir, name, err), *data = NULL;
+    size_t n = 0;
+    int rc = path ? 0 : -1;
+    if (rc == 0 && access(path, F_OK) == 0)
+        rc = ft_read_file(path, JSON_MAX_BYTES, &data, &n, err);
+    if (rc == 0)
+        rc = apply_config(t, data, n, path, fn, err);
+    free(data);
     free(path);
     return rc;
 }
@@ -592,6 +588,38 @@ ft_tokenizer *ft_tokenizer_load_json(const char *json, size_t n, const char *nam
     }
     ft_err_prefix(err, "%s", name);
     return NULL;
+}
+
+ft_tokenizer *ft_tokenizer_load_files(const ft_tok_files *f, const char *name, ft_err *err)
+{
+    char tj[4096], tc[4096], gc[4096];
+    snprintf(tj, sizeof tj, "%.4000s/tokenizer.json", name);
+    snprintf(tc, sizeof tc, "%.4000s/tokenizer_config.json", name);
+    snprintf(gc, sizeof gc, "%.4000s/generation_config.json", name);
+    if (!f->tokenizer_json) {
+        ft_err_set(err, "%s: no tokenizer.json", name);
+        return NULL;
+    }
+    json_t *root = load_json(f->tokenizer_json, f->tokenizer_json_bytes, err);
+    ft_tokenizer *t = root ? from_root(root, err) : NULL;
+    json_decref(root);
+    if (!t) {
+        ft_err_prefix(err, "%s", tj);
+        return NULL;
+    }
+    if (apply_config(t, f->tokenizer_config, f->tokenizer_config_bytes, tc, tokenizer_config,
+                     err) < 0 ||
+        apply_config(t, f->generation_config, f->generation_config_bytes, gc,
+                     generation_config, err) < 0) {
+        ft_tokenizer_free(t);
+        return NULL;
+    }
+    default_special(t);
+    if (ft_tokenizer_finish(t, err) < 0) {
+        ft_tokenizer_free(t);
+        return NULL;
+    }
+    return t;
 }
 
 static int exists(const char *dir, const char *name, char **path, ft_err *err)
@@ -759,7 +787,8 @@ ft_tokenizer *ft_tokenizer_load(const char *path, ft_err *err)
         }
     }
     t = tj ? load_tokenizer_json(tj, err) : load_vocab_merges(vj, mt, err);
-    if (t && (apply_tokenizer_config(t, dir, err) < 0 || apply_generation_config(t, dir, err) < 0))
+    if (t && (apply_config_file(t, dir, "tokenizer_config.json", tokenizer_config, err) < 0 ||
+              apply_config_file(t, dir, "generation_config.json", generation_config, err) < 0))
         goto fail;
     if (t) {
         default_special(t);

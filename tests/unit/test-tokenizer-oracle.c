@@ -88,6 +88,7 @@ static void compare(ft_tokenizer *t, const char *cases, const char *label, int r
         const char *s = json_string_value(text);
         size_t len = json_string_length(text);
         n_cases++;
+        n_ids = 0;
         int rc = ft_tokenizer_encode(t, s, len, flags, &ids, &n_ids, &id_cap, &err);
         size_t first = 0, nw = json_array_size(want);
         while (rc == 0 && first < n_ids && first < nw &&

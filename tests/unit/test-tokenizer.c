@@ -201,6 +201,7 @@ static void test_gpt2(const char *data)
     size_t n = 0, cap = 0;
     CHECK(ft_tokenizer_encode(t, "ab\xff" "cd", 5, 0, &ids, &n, &cap, &err) < 0);
     CHECK_STR(err.msg, "invalid UTF-8 at byte 2");
+    n = 0;
     CHECK(ft_tokenizer_encode(t, "ab\xff" "cd", 5, FT_TOK_FIX_UTF8, &ids, &n, &cap, &err) == 0);
     long nf = enc(t, "ab\xef\xbf\xbd" "cd", 0);
     CHECK(nf == (long)n && memcmp(ids, ids_buf, n * sizeof *ids) == 0);
@@ -284,6 +285,22 @@ static void test_configs(void)
         CHECK(!ft_tokenizer_is_eos(t, 5));
         ft_tokenizer_free(t);
     }
+
+    /* The same files from memory (a model in an archive). */
+    const char *tc = "{\"add_bos_token\":false,\"add_eos_token\":true,\"eos_token\":\"<|eot|>\"}";
+    ft_tok_files files = {tiny_json, strlen(tiny_json), tc, strlen(tc), NULL, 0};
+    t = ft_tokenizer_load_files(&files, "model.tar", &err);
+    CHECK_MSG(t != NULL, "%s", err.msg);
+    if (t) {
+        CHECK_IDS(t, "ab ab", FT_TOK_ADD_SPECIAL, 2, 4, 7);
+        CHECK_INT(ft_tokenizer_eos(t), 7);
+        ft_tokenizer_free(t);
+    }
+    files.tokenizer_config = "{\"eos_token\":\"<nope>\"}";
+    files.tokenizer_config_bytes = strlen(files.tokenizer_config);
+    CHECK(ft_tokenizer_load_files(&files, "model.tar", &err) == NULL);
+    CHECK_STR(err.msg, "model.tar/tokenizer_config.json: eos_token \"<nope>\" is not in the "
+                       "vocabulary");
 
     /* Bad files: one sentence naming the file and the problem. */
     struct {
