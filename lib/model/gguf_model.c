@@ -629,14 +629,17 @@ static int write_config(ft_gguf_writer *w, const ft_config *c, const char *name,
     return rc ? -1 : 0;
 }
 
-/* The tokenizer (_set_vocab_gpt2 / _set_vocab_sentencepiece): ids without a
- * token are written "[PAD<id>]" of type UNUSED as the converter does. SPM
+/* The tokenizer (_set_vocab_gpt2 / _set_vocab_sentencepiece), one token for
+ * each of the model's n_model rows (llama.cpp takes the vocabulary size from
+ * the token list): ids without a token are written "[PAD<id>]" of type
+ * UNUSED as the converter does. SPM
  * tokenizers without scores get scores that make llama.cpp merge in the
  * order of the merge list: a token's score is minus the rank of the first
  * merge that makes it. */
-static int write_tokenizer(ft_gguf_writer *w, const ft_tokenizer *t, ft_err *err)
+static int write_tokenizer(ft_gguf_writer *w, const ft_tokenizer *t, int32_t n_model,
+                           ft_err *err)
 {
-    int32_t n = ft_tokenizer_n_vocab(t);
+    int32_t n_tok = ft_tokenizer_n_vocab(t), n = n_model > n_tok ? n_model : n_tok;
     int spm = ft_tokenizer_kind(t) == FT_TOK_SPM_BPE;
     size_t n_merges = ft_tokenizer_n_merges(t);
     char **strs = ft_calloc((size_t)n + 1, sizeof *strs, err);
@@ -648,13 +651,13 @@ static int write_tokenizer(ft_gguf_writer *w, const ft_tokenizer *t, ft_err *err
     if (!strs || !types || !scores)
         goto out;
     for (int32_t i = 0; i < n; i++) {
-        const char *s = ft_tokenizer_token(t, i);
+        const char *s = i < n_tok ? ft_tokenizer_token(t, i) : NULL;
         char pad[32];
         snprintf(pad, sizeof pad, "[PAD%d]", i);
         if (!(strs[i] = ft_strdup(s ? s : pad, err)))
             goto out;
         types[i] = s ? ft_tokenizer_token_type(t, i) : FT_TOKT_UNUSED;
-        scores[i] = ft_tokenizer_score(t, i);
+        scores[i] = s ? ft_tokenizer_score(t, i) : 0;
     }
     if (spm && !ft_tokenizer_has_scores(t)) {
         for (int32_t i = 0; i < n; i++)
@@ -821,7 +824,7 @@ int ft_gguf_model_save(const ft_model *m, const ft_tokenizer *tok, const char *p
     /* Without a tokenizer, "none" (convert_hf_to_gguf.py's _set_vocab_none);
      * the config's BOS and EOS are left out too, so a model gives the same
      * bytes whichever format told them. */
-    if (tok ? write_tokenizer(w, tok, err) < 0
+    if (tok ? write_tokenizer(w, tok, m->cfg.vocab_size, err) < 0
             : ft_gguf_set_str(w, "tokenizer.ggml.model", "none", err) < 0) {
         ft_err_prefix(err, "%s", path);
         goto out;

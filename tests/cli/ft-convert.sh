@@ -216,6 +216,30 @@ EOF
     conv -m gpt2.gguf -o gpt2-back || fail "gpt2 GGUF -> hf"
     conv -m gpt2-back -o gpt2-again.gguf --dtype f16 || fail "gpt2 hf -> GGUF again"
     cmp -s gpt2.gguf gpt2-again.gguf || fail "gpt2: GGUF -> hf -> GGUF changed the bytes"
+
+    # --tokenizer: a small byte-level tokenizer.json (GPT-2's pre-tokenizer)
+    # embedded in the GGUF, and written back as tokenizer.json; GPT-2's own
+    # 50257 tokens do not fit a 97-token model.
+    cat >tok.json <<'EOF'
+{"version":"1.0","added_tokens":[],"normalizer":null,
+ "pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,
+  "use_regex":true},
+ "post_processor":null,"decoder":{"type":"ByteLevel"},
+ "model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2,"\u0120":3,"\u0120ab":4},
+  "merges":["a b","\u0120 ab"]}}
+EOF
+    conv -m qwen2 -o qwen2-tok.gguf --tokenizer tok.json || fail "--tokenizer"
+    dump qwen2-tok.gguf >qwen2-tok.dump
+    for want in 'kv tokenizer.ggml.model string "gpt2"' 'kv tokenizer.ggml.pre string "gpt-2"' \
+        'kv tokenizer.ggml.tokens array<string> 97 ["a","b","ab","Ġ","Ġab","[PAD5]"' \
+        'kv tokenizer.ggml.merges array<string> 2 ["a b","Ġ ab"]'; do
+        grep -qF "$want" qwen2-tok.dump || fail "--tokenizer: no line $want"
+    done
+    conv -m qwen2-tok.gguf -o qwen2-tok || fail "GGUF with a tokenizer -> hf"
+    [ -f qwen2-tok/tokenizer.json ] || fail "GGUF -> hf wrote no tokenizer.json"
+    "$FT_BIN/ft-convert" -m gpt2 -o big.gguf --tokenizer "$data/gpt2" 2>big.err
+    [ $? -eq 1 ] && grep -q "the tokenizer has 50257 tokens, the model only 97" big.err ||
+        fail "a tokenizer larger than the model: $(cat big.err)"
 else
     echo "(qwen2 and gpt2 tables skipped: /usr/bin/python3 has no torch)"
 fi
