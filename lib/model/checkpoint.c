@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 
 #include "core/fsout.h"
+#include "model/gguf.h"
+#include "model/gguf_model.h"
 #include "model/llama2c.h"
 #include "model/safetensors.h"
 
@@ -529,6 +531,8 @@ ft_model *ft_checkpoint_load(const char *path, ft_err *err)
 
     if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && ends_with(path, ".bin"))
         return ft_llama2c_load(path, err);
+    if (ft_gguf_is_gguf(path))
+        return ft_gguf_model_load(path, NULL, err);
     if (source_open(&s, path, NULL, err) < 0) {
         source_free(&s);
         return NULL;
@@ -545,6 +549,8 @@ int ft_checkpoint_read_file(const char *path, const char *name, char **data,
     struct stat st;
 
     if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && ends_with(path, ".bin"))
+        return 0;
+    if (ft_gguf_is_gguf(path))
         return 0;
     if (source_open(&s, path, name, err) < 0) {
         source_free(&s);

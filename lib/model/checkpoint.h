@@ -12,8 +12,11 @@
  * a temporary sibling, renamed into place. The same model always gives the
  * same bytes, so save -> load -> save is byte-identical.
  *
- * Not here: GGUF (its own module), tokenizers (they read their files with
- * ft_checkpoint_read_file). */
+ * Loading also takes a GGUF file (handed to gguf_model.h, which reads and
+ * writes that format).
+ *
+ * Not here: tokenizers (they read their files with ft_checkpoint_read_file;
+ * convert.h's ft_convert_tokenizer finds the tokenizer of any model path). */
 #ifndef FT_MODEL_CHECKPOINT_H
 #define FT_MODEL_CHECKPOINT_H
 
@@ -22,8 +25,8 @@
 #include "core/err.h"
 #include "model/model.h"
 
-/* Load a model directory, archive or llama2.c .bin. Messages name the file
- * and the problem. */
+/* Load a model directory, archive, llama2.c .bin or GGUF file. Messages
+ * name the file and the problem. */
 ft_model *ft_checkpoint_load(const char *path, ft_err *err);
 
 /* Save as a Hugging Face directory. dtype FT_DTYPE_F32, F16 or BF16, or -1
@@ -36,7 +39,8 @@ int ft_checkpoint_save(const ft_model *m, const char *dir, int dtype, int force,
 
 /* Read a file of a model (e.g. "tokenizer.json") from a model directory or
  * archive into a NUL-terminated malloc'd buffer. Returns 1 when read, 0 when
- * the model has no such file (or is a llama2.c .bin), -1 on error. */
+ * the model has no such file (or is a llama2.c .bin or a GGUF file), -1 on
+ * error. */
 int ft_checkpoint_read_file(const char *path, const char *name, char **data,
                             size_t *n_bytes, ft_err *err);
 
