@@ -193,37 +193,54 @@ static int add_pretok(ft_tokenizer *t, const json_t *p, int *seen_bytelevel, ft_
     return ft_err_set(err, "unknown pre-tokenizer type \"%s\"", type);
 }
 
-/* The regexes of a chain made only of isolating Split regexes and
- * ByteLevel, for writers of other formats. */
+/* The regex a pre-tokenizer step amounts to: "" for none (ByteLevel
+ * without its regex), NULL when the step is not an isolating split. Digits
+ * is a split on \p{N} (each digit) or \p{N}+ (runs). */
+static const char *step_pattern(const json_t *p)
+{
+    const char *type = jstr(p, "type");
+    if (!type)
+        return NULL;
+    if (strcmp(type, "ByteLevel") == 0)
+        return jbool(p, "use_regex", 1) ? ft_pattern_gpt2 : "";
+    if (strcmp(type, "Digits") == 0)
+        return jbool(p, "individual_digits", 0) ? "\\p{N}" : "\\p{N}+";
+    if (strcmp(type, "Split") == 0 && !jbool(p, "invert", 0) &&
+        (!jstr(p, "behavior") || strcmp(jstr(p, "behavior"), "Isolated") == 0))
+        return jstr(json_object_get(p, "pattern"), "Regex");
+    return NULL;
+}
+
+/* The regexes of a chain made only of isolating splits (Split regexes,
+ * Digits, ByteLevel), for writers of other formats (GGUF names the chain);
+ * none when some step is something else. */
 static int collect_patterns(ft_tokenizer *t, const json_t *p, ft_err *err)
 {
     const char *type = p ? jstr(p, "type") : NULL;
+    const json_t *steps = NULL;
+    size_t n = 1;
+
     if (!type)
         return 0;
     if (strcmp(type, "Sequence") == 0) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(json_object_get(p, "pretokenizers"), i, x) {
-            if (collect_patterns(t, x, err) < 0)
-                return -1;
-        }
-        return 0;
+        steps = json_object_get(p, "pretokenizers");
+        n = json_array_size(steps);
     }
-    const char *pat = NULL;
-    if (strcmp(type, "ByteLevel") == 0 && jbool(p, "use_regex", 1))
-        pat = ft_pattern_gpt2;
-    else if (strcmp(type, "Split") == 0 && !jbool(p, "invert", 0) &&
-             (!jstr(p, "behavior") || strcmp(jstr(p, "behavior"), "Isolated") == 0))
-        pat = jstr(json_object_get(p, "pattern"), "Regex");
-    if (!pat)
-        return 0;
-    char **v = ft_realloc(t->patterns, (t->n_patterns + 1) * sizeof *v, err);
-    if (!v)
-        return -1;
-    t->patterns = v;
-    if (!(v[t->n_patterns] = ft_strdup(pat, err)))
-        return -1;
-    t->n_patterns++;
+    for (size_t i = 0; i < n; i++)
+        if (!step_pattern(steps ? json_array_get(steps, i) : p))
+            return 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *pat = step_pattern(steps ? json_array_get(steps, i) : p);
+        if (!*pat)
+            continue;
+        char **v = ft_realloc(t->patterns, (t->n_patterns + 1) * sizeof *v, err);
+        if (!v)
+            return -1;
+        t->patterns = v;
+        if (!(v[t->n_patterns] = ft_strdup(pat, err)))
+            return -1;
+        t->n_patterns++;
+    }
     return 0;
 }
 

@@ -100,7 +100,7 @@ expect "embeddings" 2 "LoRA on embeddings is not supported"
 run train -m base --method lora --lora-layers 7 $T16 -o x data.mp
 expect "layers" 2 "ft-train: --lora-layers"
 run train -m base --lora-r 4 $T16 -o x data.mp
-expect "without lora" 2 "ft-train: --lora-* options, --rslora and --init-adapter need --method lora"
+expect "without lora" 2 "ft-train: --lora-* options and --rslora need --method lora"
 run train -m base --method lora --init-adapter ad --lora-r 4 $T16 -o x data.mp
 expect "init + r" 2 "--init-adapter takes rank"
 run train -m gbase --method lora --init-adapter ad $T16 -o x data.mp
