@@ -15,6 +15,8 @@ PKGS="build-essential pkg-config
 # Oracles and tools the tests and pipelines use.
 PKGS="$PKGS python3 python3-torch python3-numpy python3-sklearn
   zstd xz-utils zip gnuplot-nox wordnet"
+# Node.js runs the reference encoders; Debian's when the machine has none.
+command -v npm >/dev/null || PKGS="$PKGS nodejs npm"
 
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
