@@ -313,3 +313,58 @@ int ft_template_chat(const ft_template *t, ft_rendered *out, const ft_turn *turn
         return ft_err_set(err, "no assistant turn to learn from");
     return 0;
 }
+
+/* Append one id with its mask bit, growing both arrays together. */
+static int push_id(int32_t id, int target, int32_t **ids, uint8_t **mask, size_t *n,
+                   size_t *cap, ft_err *err)
+{
+    size_t c = *cap;
+    if (ft_grow(ids, cap, *n + 1, sizeof **ids, err) < 0 ||
+        ft_grow(mask, &c, *cap, 1, err) < 0)
+        return -1;
+    (*ids)[*n] = id;
+    (*mask)[*n] = (uint8_t)target;
+    (*n)++;
+    return 0;
+}
+
+int ft_rendered_encode(ft_tokenizer *tok, const ft_rendered *r, int32_t **ids,
+                       uint8_t **mask, size_t *n, size_t *cap, ft_err *err)
+{
+    const int32_t *pre;
+    size_t n_pre = ft_tokenizer_prefix(tok, &pre);
+
+    for (size_t i = 0; i < n_pre; i++)
+        if (push_id(pre[i], 0, ids, mask, n, cap, err) < 0)
+            return -1;
+    for (size_t s = 0; s < r->n_seg; s++) {
+        const ft_segment *g = &r->seg[s];
+        if (g->bos_before) {
+            int32_t bos = ft_tokenizer_bos(tok);
+            if (bos < 0)
+                return ft_err_set(err, "the template needs a BOS token and the tokenizer "
+                                  "has none");
+            if (push_id(bos, 0, ids, mask, n, cap, err) < 0)
+                return -1;
+        }
+
+        /* The segment's own ids; the mask grows to the same capacity. */
+        size_t before = *n, c = *cap;
+        if (g->len && ft_tokenizer_encode(tok, r->text + g->off, g->len, FT_TOK_FIX_UTF8,
+                                          ids, n, cap, err) < 0)
+            return -1;
+        if (ft_grow(mask, &c, *cap, 1, err) < 0)
+            return -1;
+        memset(*mask + before, g->target ? 1 : 0, *n - before);
+
+        if (g->eos_after) {
+            int32_t eos = ft_tokenizer_eos(tok);
+            if (eos < 0)
+                return ft_err_set(err, "the template ends answers with EOS and the "
+                                  "tokenizer has none");
+            if (push_id(eos, g->target, ids, mask, n, cap, err) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}

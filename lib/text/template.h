@@ -25,8 +25,10 @@
 #define FT_TEXT_TEMPLATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
+#include "text/tokenizer.h"
 
 typedef struct ft_segment {
     size_t off, len; /* bytes in ft_rendered.text */
@@ -82,5 +84,16 @@ int ft_template_chat(const ft_template *t, ft_rendered *out, const ft_turn *turn
 int ft_template_classify(const ft_template *t, ft_rendered *out, const char *text,
                          size_t text_len, const char *label_word, size_t label_len,
                          ft_err *err);
+
+/* The token ids of a rendering: the tokenizer's BOS ids first (what
+ * FT_TOK_ADD_SPECIAL puts before a text: add_bos_token), then every segment
+ * tokenized on its own without special ids added, BOS before a segment
+ * that asks for it, EOS after one that asks for it. The ids are appended
+ * to *ids (*n of *cap entries, grown as needed) and mask[i] (grown beside
+ * it, same capacity) is 1 where token i carries loss (target segments and
+ * their EOS). A segment asking for BOS or EOS when the tokenizer has none
+ * is an error. */
+int ft_rendered_encode(ft_tokenizer *tok, const ft_rendered *r, int32_t **ids,
+                       uint8_t **mask, size_t *n, size_t *cap, ft_err *err);
 
 #endif
