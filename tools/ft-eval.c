@@ -14,7 +14,7 @@
 #include "core/parse.h"
 #include "data/records.h"
 #include "eval/report.h"
-#include "labelarg.h"
+#include "eval/score.h"
 #include "prog.h"
 
 enum { OPT_TASK = FT_OPT_FIRST_PRIVATE, OPT_LABELS, OPT_COMPARE, OPT_MAX_RECORD };
@@ -81,8 +81,9 @@ static void parse_options(int argc, char **argv, struct options *o)
                 ft_prog_usage_error("--task: unknown task \"%s\" (classify, sft)", optarg);
             break;
         case OPT_LABELS:
-            ft_labelarg_free(o->labels);
-            o->labels = ft_labelarg_parse("--labels", optarg, &o->n_labels);
+            ft_strv_free(o->labels, o->n_labels);
+            if (ft_labels_parse(optarg, &o->labels, &o->n_labels, &err) < 0)
+                ft_prog_usage_error("--labels: %s", err.msg);
             break;
         case OPT_COMPARE:
             o->compare = 1;
@@ -405,6 +406,6 @@ int main(int argc, char **argv)
         run_compare(&o);
     else
         run_score(&o);
-    ft_labelarg_free(o.labels);
+    ft_strv_free(o.labels, o.n_labels);
     return 0;
 }
