@@ -131,9 +131,12 @@ int ft_sample_generate(ft_model *m, const ft_prefix *prefix, const int32_t *prom
         *n_out = 0;
     if (n_prompt < 1)
         return ft_err_set(err, "generation needs a prompt of at least one token");
-    if (c->learned_pos && cap > c->max_pos)
+    if (c->max_pos > 0 && cap > c->max_pos)
         cap = c->max_pos;
-    if (P0 + n_prompt > cap)
+    if (P0 + n_prompt > cap && P0 > 0)
+        return ft_err_set(err, "prompt of %d tokens after a prefix of %d exceeds the "
+                          "model's %d positions", n_prompt, P0, c->max_pos);
+    if (n_prompt > cap)
         return ft_err_set(err, "prompt of %d tokens exceeds the model's %d positions",
                           n_prompt, c->max_pos);
 
@@ -161,7 +164,7 @@ int ft_sample_generate(ft_model *m, const ft_prefix *prefix, const int32_t *prom
     /* the prompt, then one token at a time */
     ft_batch b = {.B = 1, .T = n_prompt, .tokens = prompt, .prefix = &cache};
     int32_t next;
-    while (n_gen < max_new && cache.P + b.T <= cap) {
+    while (n_gen < max_new && cache.P + b.T + 1 <= cap) {
         int last = b.T - 1;
         if (ft_model_logits(m, &b, &last, logits, err) < 0)
             goto out;

@@ -58,7 +58,11 @@ typedef int (*ft_sample_emit)(void *ctx, int32_t id);
  * o->max_tokens ids) gets the new tokens, *n_out (may be NULL) their count,
  * EOS and the stop sequence excluded. prefix (NULL: none) is a P-tuning
  * prefix (P entries of its kv, model.h layout). Sets the model up for
- * inference with one row: call ft_model_setup again before training. */
+ * inference with one row: call ft_model_setup again before training.
+ * Generation ends when prefix, prompt and new tokens fill the model's
+ * context (max_position_embeddings, as Hugging Face's max_length counts it;
+ * for rotary models too: beyond it they were never trained); a prompt
+ * (after the prefix) longer than the context is an error. */
 int ft_sample_generate(ft_model *m, const ft_prefix *prefix, const int32_t *prompt,
                        int n_prompt, const ft_sample_opts *o, int32_t *out, int *n_out,
                        ft_sample_emit emit, void *ctx, ft_err *err);
