@@ -23,9 +23,11 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends $PKGS
 
 # Reference encoders and parsers from the npm registry, pinned by the
-# lockfile, into a test-only folder. Skipped when npm is missing.
+# lockfile, into a test-only folder. Skipped when npm is missing. No install
+# scripts: node-llama-cpp's would try to fetch and build llama.cpp, while
+# its prebuilt CPU library comes in an npm package of its own.
 if [ -f tests/node/package-lock.json ] && command -v npm >/dev/null; then
-    (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+    (cd tests/node && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
 
 make -j"$(nproc)"

@@ -56,6 +56,7 @@ static void usage(int status)
             "\n"
             "  -m, --model MODEL       a model directory or archive (its tokenizer.json,\n"
             "                          tokenizer_config.json, generation_config.json)\n"
+            "                          or a GGUF file (its tokenizer.ggml.* metadata)\n"
             "      --tokenizer FILE    a tokenizer.json (or GPT-2's vocab.json)\n"
             "      --field NAME        the text field (default \"text\")\n"
             "      --decode            ids to text: \"tokens\" becomes the text field\n"

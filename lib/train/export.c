@@ -245,7 +245,8 @@ static int copy_file(const char *src, const char *dir, const char *name, ft_err 
 
 /* The model's files into the (existing, empty) directory dir. */
 static int write_dir(const ft_model *m, const char *dir, int dtype, const char *copy_from,
-                     const char *tokenizer_json, const char *const *meta, ft_err *err)
+                     const char *tokenizer_json, const ft_tokenizer *tok,
+                     const char *const *meta, ft_err *err)
 {
     size_t n;
     char **names;
@@ -255,6 +256,13 @@ static int write_dir(const ft_model *m, const char *dir, int dtype, const char *
         return -1;
     if (tokenizer_json && copy_file(tokenizer_json, dir, "tokenizer.json", err) < 0)
         return -1;
+    if (!tokenizer_json && tok) {
+        char *p = ft_path_join(dir, "tokenizer.json", err);
+        rc = p ? ft_tokenizer_save(tok, p, 1, err) : -1;
+        free(p);
+        if (rc < 0)
+            return -1;
+    }
     if (!meta || !(names = list_files(dir, &n, err)))
         return meta ? -1 : 0;
     for (size_t i = 0; i < n; i++) {
@@ -272,7 +280,7 @@ static int write_dir(const ft_model *m, const char *dir, int dtype, const char *
 
 int ft_export_model(const ft_model *m, const char *path, int dtype, int force,
                     const char *copy_from, const char *tokenizer_json,
-                    const char *const *meta, ft_err *err)
+                    const ft_tokenizer *tok, const char *const *meta, ft_err *err)
 {
     ft_out out;
     int archive = ft_export_is_archive(path);
@@ -280,7 +288,7 @@ int ft_export_model(const ft_model *m, const char *path, int dtype, int force,
     if (ft_out_begin(&out, path, !archive, force, err) < 0)
         return -1;
     if (!archive) {
-        if (write_dir(m, out.tmp, dtype, copy_from, tokenizer_json, meta, err) < 0 ||
+        if (write_dir(m, out.tmp, dtype, copy_from, tokenizer_json, tok, meta, err) < 0 ||
             ft_out_commit(&out, err) < 0) {
             ft_out_abort(&out);
             return -1;
@@ -297,7 +305,7 @@ int ft_export_model(const ft_model *m, const char *path, int dtype, int force,
     }
     if (mkdir(scratch, 0777) < 0)
         ft_err_errno(err, scratch);
-    else if (write_dir(m, scratch, dtype, copy_from, tokenizer_json, meta, err) == 0 &&
+    else if (write_dir(m, scratch, dtype, copy_from, tokenizer_json, tok, meta, err) == 0 &&
              ft_export_pack(scratch, out.tmp, path, err) == 0 && ft_out_commit(&out, err) == 0)
         rc = 0;
     ft_rmtree(scratch);

@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "model/model.h"
+#include "text/tokenizer.h"
 
 /* 1 when path names an archive by its ending. */
 int ft_export_is_archive(const char *path);
@@ -19,12 +20,14 @@ int ft_export_is_archive(const char *path);
 /* Write m to path in dtype (FT_DTYPE_*, or -1: each tensor's storage type).
  * copy_from: a model whose tokenizer and generation files go along (NULL:
  * none); tokenizer_json: a tokenizer.json file to put in (NULL: none; it
- * wins over copy_from's). meta: NULL or a NULL-terminated key, value, ...
+ * wins over copy_from's); tok: a tokenizer written as tokenizer.json when
+ * tokenizer_json is NULL (NULL: none; for a base whose tokenizer is not in
+ * files of its own, a GGUF file's). meta: NULL or a NULL-terminated key, value, ...
  * list added to every safetensors file's __metadata__. An existing path is
  * refused unless force. */
 int ft_export_model(const ft_model *m, const char *path, int dtype, int force,
                     const char *copy_from, const char *tokenizer_json,
-                    const char *const *meta, ft_err *err);
+                    const ft_tokenizer *tok, const char *const *meta, ft_err *err);
 
 /* Add meta pairs to the __metadata__ of the safetensors file at path,
  * rewriting it in place (through a temporary name). */

@@ -17,8 +17,10 @@
 #include "adapt/prefix.h"
 #include "core/fsout.h"
 #include "model/checkpoint.h"
+#include "model/convert.h"
 #include "model/config.h"
 #include "model/dtype.h"
+#include "model/gguf.h"
 #include "nn/optim.h"
 #include "text/tokenizer.h"
 #include "train/export.h"
@@ -189,6 +191,9 @@ static int load_tokenizer(const ft_job *j, job_state *s, ft_err *err)
     }
     if (!j->model)
         return 0;
+    /* A GGUF file: the tokenizer in its metadata, when it has one. */
+    if (ft_gguf_is_gguf(j->model))
+        return ft_convert_tokenizer(j->model, &s->tok, err) < 0 ? -1 : 0;
     struct stat st;
     if (stat(j->model, &st) == 0 && S_ISDIR(st.st_mode)) {
         char *p = ft_path_join(j->model, "tokenizer.json", err);
@@ -501,8 +506,11 @@ static int save_output(const ft_job *j, job_state *s, int64_t n_steps, ft_err *e
         return ft_lora_save(s->lora, j->output, j->force, j->model, meta, err);
     if (s->prefix)
         return ft_prefix_save(s->prefix, j->output, j->force, j->model, meta, err);
+    /* A GGUF base's tokenizer lives in its metadata: written out as
+     * tokenizer.json so the output is a whole Hugging Face model. */
     return ft_export_model(s->m, j->output, s->from_scratch ? FT_DTYPE_F32 : -1, j->force,
-                           j->model, j->tokenizer, meta, err);
+                           j->model, j->tokenizer,
+                           j->model && ft_gguf_is_gguf(j->model) ? s->tok : NULL, meta, err);
 }
 
 static void free_state(job_state *s)

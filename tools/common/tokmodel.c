@@ -5,12 +5,17 @@
 #include <sys/stat.h>
 
 #include "model/checkpoint.h"
+#include "model/gguf.h"
+#include "model/gguf_model.h"
 
 ft_tokenizer *ft_tokmodel_load(const char *model, ft_err *err)
 {
     struct stat st;
     if (stat(model, &st) == 0 && S_ISDIR(st.st_mode))
         return ft_tokenizer_load(model, err);
+    /* A GGUF file: the tokenizer in its tokenizer.ggml.* metadata. */
+    if (ft_gguf_is_gguf(model))
+        return ft_gguf_tokenizer_load(model, err);
 
     /* An archive: its three files, read without unpacking. */
     static const char *const names[] = {"tokenizer.json", "tokenizer_config.json",
