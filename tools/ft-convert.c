@@ -99,7 +99,6 @@ int main(int argc, char **argv)
     ft_model *m;
     ft_err err;
     const char *copy_from = NULL;
-    int rc;
 
     ft_prog_init("ft-convert");
     parse_options(argc, argv, &o);
@@ -113,16 +112,8 @@ int main(int argc, char **argv)
 
     /* The tokenizer: --tokenizer's, else the model's own. A Hugging Face
      * output from a Hugging Face model copies the tokenizer files instead. */
-    if (o.tokenizer)
-        rc = ft_convert_tokenizer(o.tokenizer, &tok, &err);
-    else if (o.format == FT_FORMAT_HF && !ft_gguf_is_gguf(o.model))
-        rc = 0, copy_from = o.model;
-    else
-        rc = ft_convert_tokenizer(o.model, &tok, &err);
-    if (rc < 0)
+    if (ft_convert_pick_tokenizer(o.model, o.tokenizer, o.format, &tok, &copy_from, &err) < 0)
         ft_prog_die(&err);
-    if (o.tokenizer && rc == 0)
-        ft_prog_fail("%s: no tokenizer there", o.tokenizer);
     if (!tok && !copy_from)
         ft_prog_warn("%s: no tokenizer; the output has none", o.model);
 

@@ -98,6 +98,25 @@ int ft_convert_tokenizer(const char *path, ft_tokenizer **tok, ft_err *err)
     return *tok ? 1 : -1;
 }
 
+int ft_convert_pick_tokenizer(const char *model, const char *tok_path, int format,
+                              ft_tokenizer **tok, const char **copy_from, ft_err *err)
+{
+    int rc;
+
+    *tok = NULL;
+    *copy_from = NULL;
+    if (tok_path) {
+        if ((rc = ft_convert_tokenizer(tok_path, tok, err)) == 0)
+            return ft_err_set(err, "%s: no tokenizer there", tok_path);
+        return rc;
+    }
+    if (format == FT_FORMAT_HF && !ft_gguf_is_gguf(model)) {
+        *copy_from = model;
+        return 1;
+    }
+    return ft_convert_tokenizer(model, tok, err);
+}
+
 /* A Hugging Face directory with a tokenizer.json made from tok, atomically:
  * the checkpoint goes into the temporary directory, then the tokenizer. */
 static int save_hf_with_tokenizer(const ft_model *m, const ft_tokenizer *tok, const char *out,

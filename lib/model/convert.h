@@ -28,6 +28,14 @@ int ft_convert_format_of(const char *path);
  * on error. */
 int ft_convert_tokenizer(const char *path, ft_tokenizer **tok, ft_err *err);
 
+/* The tokenizer to write beside a model read from model into format:
+ * tok_path's when given (an error naming it when it has none), else the
+ * model's own; a Hugging Face output from a model that is not a GGUF file
+ * copies the model's tokenizer files instead (*copy_from = model). 1 with
+ * *tok or *copy_from set, 0 when there is none, -1 on error. */
+int ft_convert_pick_tokenizer(const char *model, const char *tok_path, int format,
+                              ft_tokenizer **tok, const char **copy_from, ft_err *err);
+
 /* Write m as format to out. dtype: FT_DTYPE_F32, F16, BF16, or -1 for each
  * tensor's own type. tok (may be NULL) is embedded in a GGUF or written as
  * tokenizer.json; for HF output without tok, the tokenizer files of

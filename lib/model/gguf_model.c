@@ -30,6 +30,11 @@ static const char *arch_of(int family)
     return family == FT_FAMILY_GPT2 ? "gpt2" : family == FT_FAMILY_QWEN2 ? "qwen2" : "llama";
 }
 
+const char *ft_gguf_model_arch(const ft_config *c)
+{
+    return arch_of(c->family);
+}
+
 /* ------------------------------------------------------------ reading */
 
 /* "{arch}.suffix" */
@@ -592,8 +597,8 @@ static int ttype_of_dtype(int dtype)
 
 /* The architecture's keys (Model.set_gguf_parameters, LlamaModel and
  * GPT2Model in convert_hf_to_gguf.py). */
-static int write_config(ft_gguf_writer *w, const ft_config *c, const char *name, int file_type,
-                        ft_err *err)
+int ft_gguf_model_write_config(ft_gguf_writer *w, const ft_config *c, const char *name,
+                               int file_type, ft_err *err)
 {
     const char *arch = arch_of(c->family);
     char k[160];
@@ -799,7 +804,7 @@ int ft_gguf_model_save(const ft_model *m, const ft_tokenizer *tok, const char *p
             goto out;
     }
 
-    if (write_config(w, &m->cfg, name, file_type < 0 ? -1 : file_type, err) < 0)
+    if (ft_gguf_model_write_config(w, &m->cfg, name, file_type < 0 ? -1 : file_type, err) < 0)
         goto out;
 
     /* Llama 3 rope scaling: the divisors of every frequency, as

@@ -24,6 +24,7 @@
 #define FT_MODEL_GGUF_MODEL_H
 
 #include "core/err.h"
+#include "model/gguf.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
 
@@ -40,5 +41,15 @@ ft_tokenizer *ft_gguf_tokenizer_load(const char *path, ft_err *err);
  * general.name, or NULL for none. */
 int ft_gguf_model_save(const ft_model *m, const ft_tokenizer *tok, const char *path,
                        int dtype, const char *name, int force, ft_err *err);
+
+/* general.architecture for c: "llama" (Mistral too), "qwen2" or "gpt2". */
+const char *ft_gguf_model_arch(const ft_config *c);
+
+/* The keys describing c into w: general.architecture, general.name (when
+ * not NULL), general.file_type (when >= 0: 0 all F32, 1 mostly F16, 32
+ * mostly BF16) and the architecture's hyperparameters. Shared with
+ * llama.cpp adapter files, which carry their base's keys. */
+int ft_gguf_model_write_config(ft_gguf_writer *w, const ft_config *c, const char *name,
+                               int file_type, ft_err *err);
 
 #endif
