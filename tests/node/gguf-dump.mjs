@@ -4,6 +4,7 @@
 //
 //   node gguf-dump.mjs FILE                 the dump below
 //   node gguf-dump.mjs FILE --extract NAME  the raw bytes of tensor NAME on stdout
+//   node gguf-dump.mjs FILE --extract-all DIR  every tensor's raw bytes to DIR/NAME
 //
 // Dump lines:
 //   version N
@@ -12,7 +13,7 @@
 //   tensor NAME DTYPE D0,D1,... offset
 //   data_offset N
 import { gguf, GGUFValueType, GGMLQuantizationType } from "@huggingface/gguf";
-import { openSync, readSync, closeSync } from "node:fs";
+import { openSync, readSync, closeSync, writeFileSync } from "node:fs";
 
 const [file, mode, arg] = process.argv.slice(2);
 if (!file) {
@@ -60,6 +61,18 @@ if (mode === "--extract") {
     readSync(fd, buf, 0, n, Number(r.tensorDataOffset + t.offset));
     closeSync(fd);
     process.stdout.write(buf);
+    process.exit(0);
+}
+
+if (mode === "--extract-all") {
+    const fd = openSync(file, "r");
+    for (const t of r.tensorInfos) {
+        const n = t.shape.reduce((a, b) => a * Number(b), 1) * elemBytes[t.dtype];
+        const buf = Buffer.alloc(n);
+        readSync(fd, buf, 0, n, Number(r.tensorDataOffset + t.offset));
+        writeFileSync(`${arg}/${t.name}`, buf);
+    }
+    closeSync(fd);
     process.exit(0);
 }
 

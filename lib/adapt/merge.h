@@ -1,0 +1,65 @@
+/* merge: LoRA adapters folded into a model's weights, as PEFT's
+ * merge_and_unload does, for one adapter or a weighted sum of several:
+ *
+ *   W' = W + Σ_i w_i · s_i · B_i · A_i      s_i = alpha_i / r_i (alpha_i / √r_i
+ *                                           with rsLoRA), w_i the caller's weight
+ *
+ * computed in f32 whatever the storage type (OpenBLAS sgemm for each
+ * B_i·A_i, accumulated into one f32 update per tensor), with a measure of
+ * how much of each tensor's update survives rounding to the output type.
+ *
+ * A tied model (the classifier is the token embedding) is never changed
+ * through the other name: an adapter on lm_head of a tied model needs the
+ * pair untied first (ft_merge_untie), so the embedding keeps its values and
+ * only the new lm_head gets the update -- what the unmerged PEFT model
+ * computes. PEFT's own merge would change the shared tensor, and with it
+ * every input embedding.
+ *
+ * Not here: reading adapters (lora.h), writing models (model/convert.h),
+ * llama.cpp's adapter files (lora_gguf.h). */
+#ifndef FT_ADAPT_MERGE_H
+#define FT_ADAPT_MERGE_H
+
+#include <stddef.h>
+
+#include "adapt/lora.h"
+#include "core/err.h"
+#include "model/model.h"
+
+/* The true scale of an adapter in double: alpha/r, or alpha/√r (rsLoRA). */
+double ft_merge_scale(const ft_lora *l);
+
+/* 1 when the PEFT adapter directory dir holds LoRA matrices on lm_head
+ * (which a tied model has only as its embedding), 0 when not, -1 on error. */
+int ft_merge_adapter_has_head(const char *dir, ft_err *err);
+
+/* A copy of the tied model m with its own lm_head (equal to the embedding,
+ * in the embedding's storage type) and tie_word_embeddings false in its
+ * config. m is left as it was. */
+ft_model *ft_merge_untie(const ft_model *m, ft_err *err);
+
+/* What rounding to the output type did to one tensor's update. With W the
+ * base value, Δ the f32 update and W' = fl32(W + Δ), round() the output
+ * type's rounding (f32: none), the update the output file holds is
+ * R = round(W') − round(W); over the entries:
+ *   rms       √(Σ Δ² / numel)
+ *   lost      ‖R − Δ‖ / ‖Δ‖: 0 when the output holds the update exactly,
+ *             1 when none of it arrived (every entry rounded back)
+ *   n_update  entries with Δ ≠ 0; n_unchanged of them have round(W') =
+ *             round(W): the update did not move them at all. */
+typedef struct ft_merge_stat {
+    int id;              /* tensor id in the model */
+    int dtype;           /* the output type these numbers are for */
+    double rms, lost;
+    size_t n_update, n_unchanged;
+} ft_merge_stat;
+
+/* Fold the n adapters ad[i] (each loaded for m) with weights w[i] (NULL:
+ * all 1) into m's parameters. dtype: the output type of every tensor
+ * (FT_DTYPE_F32, F16, BF16), or -1 for each tensor's own storage type.
+ * *stats (malloc'd, *n_stats entries, table order) describes each changed
+ * tensor; stats may be NULL. On error m may be partly changed. */
+int ft_merge_fold(ft_model *m, ft_lora *const *ad, const double *w, int n, int dtype,
+                  ft_merge_stat **stats, int *n_stats, ft_err *err);
+
+#endif

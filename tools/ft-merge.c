@@ -1,0 +1,262 @@
+/* ft-merge: fold LoRA adapters into a model and write it (Hugging Face
+ * directory or GGUF), or write the adapters as one llama.cpp adapter GGUF,
+ * or --inspect an adapter or model (see ft-merge(1)). The work is in
+ * lib/adapt/merge.c, lib/adapt/lora_gguf.c and lib/model/convert.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "adapt/adapter.h"
+#include "adapt/lora_gguf.h"
+#include "adapt/merge.h"
+#include "inspect.h"
+#include "model/checkpoint.h"
+#include "model/convert.h"
+#include "model/dtype.h"
+#include "prog.h"
+
+enum { OPT_FORMAT = FT_OPT_FIRST_PRIVATE, OPT_DTYPE, OPT_WEIGHTS, OPT_NAME, OPT_INSPECT };
+enum { FORMAT_GGUF_LORA = 3 };
+#define MAX_ADAPTERS 64
+
+struct options {
+    const char *model, *output, *name, *inspect;
+    const char *adapters[MAX_ADAPTERS];
+    int n_adapters;
+    double weights[MAX_ADAPTERS];
+    int n_weights;
+    int format;          /* FT_FORMAT_HF, FT_FORMAT_GGUF, FORMAT_GGUF_LORA; 0: by -o */
+    int dtype;           /* FT_DTYPE_*, -1: each tensor as loaded */
+};
+
+static void usage(int status)
+{
+    FILE *f = status ? stderr : stdout;
+    fprintf(f,
+            "usage: ft-merge -m MODEL -a ADAPTER [-a ADAPTER...] -o OUT [options]\n"
+            "       ft-merge --inspect PATH [-m MODEL]\n"
+            "Fold LoRA adapters into a model: W' = W + sum of w_i * s_i * B_i * A_i, in f32,\n"
+            "with s_i each adapter's own scale (alpha/r, or alpha/sqrt(r) with rsLoRA).\n"
+            "Or write the adapters as one llama.cpp LoRA adapter GGUF, or describe an\n"
+            "adapter or model.\n"
+            "\n"
+            "  -m, --model MODEL       the base (Hugging Face directory or archive, GGUF,\n"
+            "                          llama2.c checkpoint)\n"
+            "  -a, --adapter DIR       a PEFT LoRA adapter directory (repeatable)\n"
+            "  -o, --output OUT        where to write (refused if it exists, unless -f)\n"
+            "      --weights W,W,...   one weight per adapter (default: all 1)\n"
+            "      --format F          hf, gguf or gguf-lora (default: gguf when OUT ends\n"
+            "                          in .gguf, else hf)\n"
+            "      --dtype T           f32, f16 or bf16 (default: each tensor as loaded;\n"
+            "                          gguf-lora: f32)\n"
+            "      --name NAME         general.name of a GGUF output\n"
+            "      --inspect PATH      describe an adapter, model or GGUF file on stdout;\n"
+            "                          with -m, also whether it fits that model\n" FT_PROG_HELP);
+    exit(status);
+}
+
+static int parse_dtype(const char *s)
+{
+    if (!strcmp(s, "f32"))
+        return FT_DTYPE_F32;
+    if (!strcmp(s, "f16"))
+        return FT_DTYPE_F16;
+    if (!strcmp(s, "bf16"))
+        return FT_DTYPE_BF16;
+    ft_prog_usage_error("--dtype: \"%s\" is not f32, f16 or bf16", s);
+}
+
+static void parse_weights(struct options *o, const char *s)
+{
+    char *copy = strdup(s), *save = NULL;
+    if (!copy)
+        ft_prog_fail("out of memory");
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (o->n_weights == MAX_ADAPTERS)
+            ft_prog_usage_error("--weights: more than %d weights", MAX_ADAPTERS);
+        o->weights[o->n_weights++] = ft_prog_double("--weights", t, -1e6, 1e6);
+    }
+    free(copy);
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},
+        {"adapter", required_argument, 0, 'a'},
+        {"output", required_argument, 0, 'o'},
+        {"weights", required_argument, 0, OPT_WEIGHTS},
+        {"format", required_argument, 0, OPT_FORMAT},
+        {"dtype", required_argument, 0, OPT_DTYPE},
+        {"name", required_argument, 0, OPT_NAME},
+        {"inspect", required_argument, 0, OPT_INSPECT},
+        FT_PROG_LONG,
+    };
+    int c;
+
+    o->dtype = -1;
+    while ((c = getopt_long(argc, argv, FT_PROG_SHORT "m:a:o:", longopts, NULL)) != -1) {
+        if (ft_prog_common(c, optarg, usage))
+            continue;
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case 'a':
+            if (o->n_adapters == MAX_ADAPTERS)
+                ft_prog_usage_error("more than %d adapters", MAX_ADAPTERS);
+            o->adapters[o->n_adapters++] = optarg;
+            break;
+        case 'o': o->output = optarg; break;
+        case OPT_WEIGHTS: parse_weights(o, optarg); break;
+        case OPT_FORMAT:
+            if (!strcmp(optarg, "gguf-lora"))
+                o->format = FORMAT_GGUF_LORA;
+            else if ((o->format = ft_convert_format_parse(optarg)) < 0)
+                ft_prog_usage_error("--format: \"%s\" is not hf, gguf or gguf-lora", optarg);
+            break;
+        case OPT_DTYPE: o->dtype = parse_dtype(optarg); break;
+        case OPT_NAME: o->name = optarg; break;
+        case OPT_INSPECT: o->inspect = optarg; break;
+        default: usage(2);
+        }
+    }
+    if (optind < argc)
+        ft_prog_usage_error("unexpected argument \"%s\"", argv[optind]);
+    if (o->inspect) {
+        if (o->n_adapters || o->output)
+            ft_prog_usage_error("--inspect takes no -a or -o");
+        return;
+    }
+    if (!o->model || !o->n_adapters || !o->output)
+        ft_prog_usage_error("-m MODEL, -a ADAPTER and -o OUT are needed (see --help)");
+    if (o->n_weights && o->n_weights != o->n_adapters)
+        ft_prog_usage_error("--weights: %d weights for %d adapters", o->n_weights,
+                            o->n_adapters);
+    if (!o->format)
+        o->format = ft_convert_format_of(o->output);
+}
+
+/* Every adapter must be LoRA: a prefix cannot be folded into weights. */
+static void check_kinds(const struct options *o)
+{
+    ft_err err;
+    for (int i = 0; i < o->n_adapters; i++) {
+        int kind = ft_adapter_kind(o->adapters[i], &err);
+        if (kind < 0)
+            ft_prog_die(&err);
+        if (kind == FT_ADAPTER_PREFIX)
+            ft_prog_usage_error("%s: a P-tuning v2 (prefix) adapter changes no weight and "
+                                "cannot be merged; load it at inference instead (-a %s)",
+                                o->adapters[i], o->adapters[i]);
+    }
+}
+
+/* The base, untied first when an adapter works on the classifier of a tied
+ * model (never changed silently through the embedding's name). */
+static ft_model *load_base(const struct options *o)
+{
+    ft_err err;
+    ft_model *m = ft_checkpoint_load(o->model, &err), *u;
+    int head = 0;
+
+    if (!m)
+        ft_prog_die(&err);
+    for (int i = 0; i < o->n_adapters && m->cfg.tied; i++) {
+        int rc = ft_merge_adapter_has_head(o->adapters[i], &err);
+        if (rc < 0)
+            ft_prog_die(&err);
+        head |= rc;
+    }
+    if (!head)
+        return m;
+    if (o->format == FORMAT_GGUF_LORA && m->cfg.family != FT_FAMILY_GPT2)
+        ft_prog_fail("%s: an adapter on lm_head of a tied model: llama.cpp's file of this "
+                     "model has no output.weight to apply it to", o->model);
+    if (!(u = ft_merge_untie(m, &err)))
+        ft_prog_die(&err);
+    if (!ft_prog.quiet)
+        fprintf(stderr, "%s: an adapter changes lm_head, which %s ties to the embedding: "
+                "the output gets its own lm_head (tie_word_embeddings false), the "
+                "embedding keeps its values\n", ft_prog.name, o->model);
+    ft_model_free(m);
+    return u;
+}
+
+static const char *dtype_option(int dtype)
+{
+    return dtype == FT_DTYPE_F16 ? "f16" : dtype == FT_DTYPE_BF16 ? "bf16" : "f32";
+}
+
+/* The survival report: a line per changed tensor, then a summary. */
+static void report(const ft_model *m, const ft_merge_stat *st, int n)
+{
+    int worst = -1, most = 0;
+    for (int i = 0; i < n; i++) {
+        const ft_merge_stat *s = &st[i];
+        if (worst < 0 || s->lost > st[worst].lost)
+            worst = i;
+        most += s->lost > 0.5;
+        if (ft_prog.quiet)
+            continue;
+        fprintf(stderr, "%s: %s: update rms %.3g; as %s %.1f%% of it lost, %.1f%% of its "
+                "entries unchanged\n", ft_prog.name, m->tensors[s->id].name, s->rms,
+                dtype_option(s->dtype), 100 * s->lost,
+                s->n_update ? 100.0 * (double)s->n_unchanged / (double)s->n_update : 0.0);
+    }
+    if (worst >= 0 && !ft_prog.quiet)
+        fprintf(stderr, "%s: tensors merged: %d; the most lost: %.1f%% of %s\n",
+                ft_prog.name, n, 100 * st[worst].lost, m->tensors[st[worst].id].name);
+    if (most)
+        ft_prog_warn("rounding to the output type loses most of the update of %d tensors "
+                     "(--dtype f32 keeps it)", most);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    ft_lora *ad[MAX_ADAPTERS] = {0};
+    ft_tokenizer *tok = NULL;
+    const char *copy_from = NULL;
+    ft_merge_stat *st = NULL;
+    int n_st = 0;
+    ft_model *m;
+    ft_err err;
+
+    ft_prog_init("ft-merge");
+    parse_options(argc, argv, &o);
+    ft_prog_start();
+    if (o.inspect)
+        return ft_inspect(stdout, o.inspect, o.model);
+
+    /* Refuse what cannot work before the (possibly long) loads. */
+    if (!ft_prog.force && access(o.output, F_OK) == 0)
+        ft_prog_fail("%s: already exists (use --force to replace it)", o.output);
+    check_kinds(&o);
+    m = load_base(&o);
+    for (int i = 0; i < o.n_adapters; i++)
+        if (!(ad[i] = ft_lora_load(m, o.adapters[i], &err)))
+            ft_prog_die(&err);
+
+    if (o.format == FORMAT_GGUF_LORA) {
+        if (ft_lora_gguf_save(m, ad, o.n_weights ? o.weights : NULL, o.n_adapters, o.output,
+                              o.dtype < 0 ? FT_DTYPE_F32 : o.dtype, o.name, ft_prog.force,
+                              &err) < 0)
+            ft_prog_die(&err);
+    } else {
+        if (ft_merge_fold(m, ad, o.n_weights ? o.weights : NULL, o.n_adapters, o.dtype, &st,
+                          &n_st, &err) < 0)
+            ft_prog_die(&err);
+        report(m, st, n_st);
+        if (ft_convert_pick_tokenizer(o.model, NULL, o.format, &tok, &copy_from, &err) < 0)
+            ft_prog_die(&err);
+        if (ft_convert_save(m, tok, copy_from, o.output, o.format, o.dtype, o.name,
+                            ft_prog.force, &err) < 0)
+            ft_prog_die(&err);
+    }
+    for (int i = 0; i < o.n_adapters; i++)
+        ft_lora_free(ad[i]);
+    ft_tokenizer_free(tok);
+    free(st);
+    ft_model_free(m);
+    return 0;
+}
