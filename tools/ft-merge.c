@@ -16,12 +16,15 @@
 #include "model/dtype.h"
 #include "prog.h"
 
-enum { OPT_FORMAT = FT_OPT_FIRST_PRIVATE, OPT_DTYPE, OPT_WEIGHTS, OPT_NAME, OPT_INSPECT };
+enum {
+    OPT_FORMAT = FT_OPT_FIRST_PRIVATE, OPT_DTYPE, OPT_WEIGHTS, OPT_NAME, OPT_INSPECT,
+    OPT_TOKENIZER
+};
 enum { FORMAT_GGUF_LORA = 3 };
 #define MAX_ADAPTERS 64
 
 struct options {
-    const char *model, *output, *name, *inspect;
+    const char *model, *output, *name, *inspect, *tokenizer;
     const char *adapters[MAX_ADAPTERS];
     int n_adapters;
     double weights[MAX_ADAPTERS];
@@ -50,6 +53,8 @@ static void usage(int status)
             "                          in .gguf, else hf)\n"
             "      --dtype T           f32, f16 or bf16 (default: each tensor as loaded;\n"
             "                          gguf-lora: f32)\n"
+            "      --tokenizer PATH    write the tokenizer of PATH (a tokenizer.json, a\n"
+            "                          model) instead of MODEL's\n"
             "      --name NAME         general.name of a GGUF output\n"
             "      --inspect PATH      describe an adapter, model or GGUF file on stdout;\n"
             "                          with -m, also whether it fits that model\n" FT_PROG_HELP);
@@ -90,6 +95,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         {"format", required_argument, 0, OPT_FORMAT},
         {"dtype", required_argument, 0, OPT_DTYPE},
         {"name", required_argument, 0, OPT_NAME},
+        {"tokenizer", required_argument, 0, OPT_TOKENIZER},
         {"inspect", required_argument, 0, OPT_INSPECT},
         FT_PROG_LONG,
     };
@@ -116,6 +122,7 @@ static void parse_options(int argc, char **argv, struct options *o)
             break;
         case OPT_DTYPE: o->dtype = parse_dtype(optarg); break;
         case OPT_NAME: o->name = optarg; break;
+        case OPT_TOKENIZER: o->tokenizer = optarg; break;
         case OPT_INSPECT: o->inspect = optarg; break;
         default: usage(2);
         }
@@ -247,7 +254,8 @@ int main(int argc, char **argv)
                           &n_st, &err) < 0)
             ft_prog_die(&err);
         report(m, st, n_st);
-        if (ft_convert_pick_tokenizer(o.model, NULL, o.format, &tok, &copy_from, &err) < 0)
+        if (ft_convert_pick_tokenizer(o.model, o.tokenizer, o.format, &tok, &copy_from,
+                                      &err) < 0)
             ft_prog_die(&err);
         if (ft_convert_save(m, tok, copy_from, o.output, o.format, o.dtype, o.name,
                             ft_prog.force, &err) < 0)

@@ -88,6 +88,44 @@ for r in range(16):
         -o st.lora data.mp || fail "ft-train on stories260K"
     merge -q -m "$data/llama2c/hf" -a st.lora -o st --dtype f32 || fail "stories merge"
     ref check --base "$data/llama2c/hf" --adapter st.lora --merged st --logits
+
+    # llama.cpp itself (node-llama-cpp): the base GGUF with the gguf-lora
+    # adapter applied gives the merged GGUF's next-token probabilities, all
+    # 512 of them after each of 5 tokens, within 1e-5; the base alone does
+    # not (the adapter, rsLoRA at 8/sqrt(4), must change them by > 1e-2).
+    NM="$FT_ROOT/tests/node/node_modules"
+    if [ -f "$NM/node-llama-cpp/package.json" ] && node --version >/dev/null 2>&1; then
+        $PY "$FT_ROOT/tests/cli/spm512.py" >tok512.json || fail "spm512.py"
+        "$FT_BIN/ft-convert" -q -m "$data/llama2c/hf" --tokenizer tok512.json -o sbase.gguf ||
+            fail "stories260K base GGUF"
+        merge -q -m "$data/llama2c/hf" -a st.lora --tokenizer tok512.json -o smerged.gguf \
+            --dtype f32 || fail "stories merged GGUF"
+        merge -q -m sbase.gguf -a st.lora --format gguf-lora -o slora.gguf ||
+            fail "stories gguf-lora"
+        ids="1 50 100 7 300"
+        lc() { node "$FT_ROOT/tests/node/llamacpp.mjs" "$@" --eval "$ids" --top 0; }
+        lc sbase.gguf >p-base || fail "llama.cpp: base"
+        lc sbase.gguf --lora slora.gguf >p-lora || fail "llama.cpp: base + gguf-lora"
+        lc smerged.gguf >p-merged || fail "llama.cpp: merged"
+        $PY - p-lora p-merged p-base <<'PYEOF' || fail "llama.cpp: adapter vs merged"
+import sys
+def probs(path):
+    out = {}
+    for line in open(path):
+        f = line.split()
+        if f and f[0] == "probs":
+            out[int(f[1])] = {int(t): float(p) for t, p in (x.split(":") for x in f[2:])}
+    return out
+a, m, b = (probs(p) for p in sys.argv[1:])
+assert len(a) == 5 and all(len(a[p]) == 512 for p in a), "not 5 x 512 probabilities"
+d = max(abs(a[p][t] - m[p].get(t, 0)) for p in a for t in a[p])
+e = max(abs(b[p][t] - m[p].get(t, 0)) for p in b for t in b[p])
+print("max |lora - merged| %.3g, max |base - merged| %.3g" % (d, e))
+sys.exit(0 if d < 1e-5 and e > 1e-2 else 1)
+PYEOF
+    else
+        echo "note: no node-llama-cpp; llama.cpp checks not run"
+    fi
 else
     echo "note: no $data/llama2c/hf; stories260K case not run"
 fi

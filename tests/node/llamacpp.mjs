@@ -3,6 +3,7 @@
 // made of it, for tests to compare with ft and with reference values.
 //
 //   node llamacpp.mjs GGUF [--texts FILE] [--greedy N] [--eval "ID ID ..."] [--top K]
+//                          [--lora ADAPTER.gguf]
 //
 // Lines printed:
 //   vocab TYPE               llama.cpp's vocabulary type (spm, bpe, ...)
@@ -13,13 +14,14 @@
 //   greedy ID ...            N tokens generated greedily after BOS
 //   probs P ID:PROB ...      after the eval ids up to position P, the K most
 //                            likely next tokens (all of them with --top 0)
+// --lora applies a LoRA adapter GGUF (scale 1) to the context.
 // The KV cache is kept in F32 (llama.cpp's default F16 rounds keys and
 // values) so the probabilities are those of the model in float32.
 import fs from 'node:fs';
 import { getLlama } from 'node-llama-cpp';
 
 const args = process.argv.slice(2);
-const opt = { texts: null, greedy: 0, eval: null, top: 5 };
+const opt = { texts: null, greedy: 0, eval: null, top: 5, lora: null };
 const file = args.shift();
 while (args.length) {
     const a = args.shift();
@@ -28,6 +30,7 @@ while (args.length) {
     else if (a === '--greedy') opt.greedy = Number(v);
     else if (a === '--eval') opt.eval = v.trim().split(/\s+/).map(Number);
     else if (a === '--top') opt.top = Number(v);
+    else if (a === '--lora') opt.lora = v;
     else throw new Error(`unknown option ${a}`);
 }
 
@@ -50,7 +53,8 @@ if (opt.texts) {
 if (opt.greedy > 0 || opt.eval) {
     const ctx = await model.createContext({ contextSize: 128, batchSize: 128, threads: 1,
         flashAttention: false, experimentalKvCacheKeyType: 'F32',
-        experimentalKvCacheValueType: 'F32' });
+        experimentalKvCacheValueType: 'F32',
+        ...(opt.lora ? { lora: { adapters: [{ filePath: opt.lora, scale: 1 }] } } : {}) });
     if (opt.greedy > 0) {
         const seq = ctx.getSequence();
         const got = [];
