@@ -26,6 +26,7 @@
 #include "modelarg.h"
 #include "prog.h"
 #include "recout.h"
+#include "scorearg.h"
 
 enum {
     OPT_TOKENIZER = FT_OPT_FIRST_PRIVATE, OPT_LABELS, OPT_VERBALIZER, OPT_TEMPLATE,
@@ -724,31 +725,11 @@ static void calibrate(struct run *r)
 static void open_scorer(struct run *r)
 {
     const struct options *o = r->o;
-    ft_score_opts so = {0};
-    char **words = NULL;
-    ft_err err;
+    ft_scorearg a = {o->model, o->adapter, o->tokenizer, o->template_spec, o->verbalizer,
+                     o->labels, o->n_labels, o->length_norm, o->batch_size, o->max_len};
 
-    so.template_spec = o->template_spec;
-    so.labels = (const char *const *)o->labels;
-    so.n_labels = o->n_labels;
-    so.length_norm = o->length_norm;
-    so.batch_size = o->batch_size;
-    so.max_len = o->max_len;
-    if (o->verbalizer) {
-        if (ft_verbalizer_parse(o->verbalizer, o->labels, o->n_labels, &words, &err) < 0)
-            ft_prog_usage_error("--verbalizer: %s", err.msg);
-        so.words = (const char *const *)words;
-    }
-    if (!(r->sc = ft_scorer_open(o->model, o->adapter, o->tokenizer, &so, &err))) {
-        /* A model without a stored label set is a fact about the model. */
-        err.kind = err.kind == FT_ERR_PIPE ? FT_ERR_PIPE : FT_ERR_RUNTIME;
-        ft_prog_die(&err);
-    }
-    ft_strv_free(words, o->n_labels);
+    r->sc = ft_scorearg_open(&a);
     r->L = ft_scorer_labels(r->sc, &r->labels);
-    if (r->L < 2)
-        ft_prog_fail("%s: a label set of %d label%s: classification needs two at least",
-                     o->adapter ? o->adapter : o->model, r->L, r->L == 1 ? "" : "s");
 }
 
 static void run_classify(const struct options *o)

@@ -156,6 +156,84 @@ for r, s, g in zip(out, stop, w["gen"]):
 assert "C," in w["gen"][0]["greedy"], "the stop case tests nothing"
 PY
 
+# --- ft-eval running the model ---------------------------------------------------
+# Classification: the probabilities ft-label gives (the same numbers, bit
+# for bit), scored as scikit-learn would from the reference's choices.
+"$FT_BIN/ft-eval" $L -q --predictions preds.mp dev.mp >dev.json || fail "ft-eval -m classify"
+dec <preds.mp >preds.jsonl
+"$FT_BIN/ft-label" $L -q --soft --relabel dev.mp | dec >lab.jsonl
+"$PY" - <<'PY' || fail "ft-eval -m classify"
+import json
+w = json.load(open("want.json"))
+rep = json.load(open("dev.json"))
+ev = [json.loads(l) for l in open("preds.jsonl")]
+lab = [json.loads(l) for l in open("lab.jsonl")]
+assert [r["id"] for r in ev] == ["d%d" % i for i in range(20)]
+for e, l in zip(ev, lab):
+    assert e["prediction"] == l["label"] and e["probs"] == l["probs"], (e, l)
+    assert e["confidence"] == l["confidence"] and e["label"] == l["gold_label"]
+pred = [w["labels"][max(range(3), key=lambda c: ll[c])] for ll in w["dev"]["loglik"]]
+gold = w["dev"]["gold"]
+acc = sum(a == b for a, b in zip(pred, gold)) / 20
+assert abs(rep["accuracy"] - acc) < 1e-12 and rep["n"] == 20, (rep, acc)
+assert rep["labels"] == w["labels"]
+assert rep["confusion"] == [[sum(1 for g, p in zip(gold, pred) if g == a and p == b)
+                             for b in w["labels"]] for a in w["labels"]]
+PY
+# Language modelling: Hugging Face's strided NLL over 16-token windows.
+"$PY" -c '
+import json
+for r in json.load(open("want.json"))["lm"]:
+    print(json.dumps({"id": r["text"][:5], "text": r["text"]}))
+' | "$PY" "$MP" enc >lm.mp
+"$FT_BIN/ft-eval" -m ref --task lm --seq-len 16 -q --predictions lmp.mp lm.mp >lm.json ||
+    fail "ft-eval lm"
+dec <lmp.mp >lmp.jsonl
+"$PY" - <<'PY' || fail "perplexity: $(cat lm.json)"
+import json, math
+w = json.load(open("want.json"))["lm"]
+rep = json.load(open("lm.json"))
+for r, l in zip(w, open("lmp.jsonl")):
+    got = json.loads(l)
+    assert abs(got["nll"] - r["nll"]) < 1e-4 * r["nll"] and got["n_predicted"] == r["n_predicted"]
+nll = sum(r["nll"] for r in w)
+tok = sum(r["n_predicted"] for r in w)
+nb = sum(r["bytes"] for r in w)
+assert rep["n"] == 3 and rep["tokens"] == tok and rep["bytes"] == nb
+assert abs(rep["perplexity"] - math.exp(nll / tok)) < 1e-4 * math.exp(nll / tok)
+assert abs(rep["bits_per_byte"] - nll / (math.log(2) * nb)) < 1e-4
+PY
+# Generation: the greedy continuations, scored against references that
+# match the first exactly and the second not at all.
+"$PY" - <<'PY'
+import json
+g = json.load(open("want.json"))["gen"]
+with open("sft.jsonl", "w") as f:
+    f.write(json.dumps({"id": 0, "prompt": g[0]["prompt"], "response": g[0]["greedy"]}) + "\n")
+    f.write(json.dumps({"id": 1, "prompt": g[1]["prompt"], "response": "qqq"}) + "\n")
+PY
+"$PY" "$MP" enc <sft.jsonl >sft.mp
+"$FT_BIN/ft-eval" -m ref --task sft --max-tokens 12 -q --predictions sftp.mp sft.mp >sft.json ||
+    fail "ft-eval sft"
+dec <sftp.mp >sftp.jsonl
+"$PY" - <<'PY' || fail "sft: $(cat sft.json)"
+import json
+g = json.load(open("want.json"))["gen"]
+rep = json.load(open("sft.json"))
+out = [json.loads(l) for l in open("sftp.jsonl")]
+assert out[0]["prediction"] == g[0]["greedy"] and out[1]["prediction"] == g[1]["greedy"]
+assert rep["n"] == 2 and rep["exact_match"] == 0.5, rep
+PY
+"$FT_BIN/ft-eval" -m ref pool.mp >out 2>err; rc=$?
+bad "ft-eval without labels" 1 'no label set stored'
+"$FT_BIN/ft-eval" $L pool.mp >out 2>err; rc=$?
+bad "ft-eval without true labels" 1 'ft-eval: pool.mp: record 1: no "label" field (the true value)'
+echo '{"id": 1, "text": "x", "label": "happy"}' | "$PY" "$MP" enc >unk.mp
+"$FT_BIN/ft-eval" $L unk.mp >out 2>err; rc=$?
+bad "ft-eval unknown label" 1 "ft-eval: unk.mp: record 1: label 'happy' is not in the label set"
+"$FT_BIN/ft-eval" -m ref --task lm -q </dev/null >out 2>err || fail "ft-eval lm empty"
+grep -q '"n": 0' out && grep -q '"perplexity": null' out || fail "empty lm report: $(cat out)"
+
 # --- Bad input -----------------------------------------------------------------
 echo '{"id": 1, "txt": "x"}' | "$PY" "$MP" enc >notext.mp
 "$FT_BIN/ft-label" $L notext.mp >out 2>err; rc=$?

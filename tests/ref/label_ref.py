@@ -16,6 +16,10 @@ DIR is a model written by score_ref.py. Writes FILE (JSON):
   gen                prompts with the greedy continuation of each (at most
                      12 new tokens, stopping at EOS ids 2 and 257; special
                      tokens left out of the text), as UTF-8 text
+  lm                 texts with their summed NLL (nats) over every token but
+                     BOS, by Hugging Face's strided perplexity loop (windows
+                     of 17 tokens, i.e. 16 predictions, advancing by 8), the
+                     number of predicted tokens and of UTF-8 bytes
 Nothing here reads a file ft wrote.
 """
 
@@ -78,6 +82,25 @@ def greedy(cfg, p, prompt, max_new=12):
     return bytes(i for i in new if i < 256).decode("utf-8", errors="replace")
 
 
+def strided_nll(cfg, p, ids, T, stride):
+    """The loop of Hugging Face's "Perplexity of fixed-length models" guide
+    with max_length = T + 1, summing instead of averaging."""
+    nll, prev_end, n = 0.0, 0, len(ids)
+    for begin in range(0, n, stride):
+        end = min(begin + T + 1, n)
+        trg = end - prev_end
+        window = ids[begin:end]
+        logits = hfref.forward(cfg, p, torch.tensor([window[:-1]]))[0]
+        logp = torch.log_softmax(logits.double(), dim=-1)
+        for j in range(len(window) - trg, len(window)):
+            if j >= 1:
+                nll -= float(logp[j - 1, window[j]])
+        prev_end = end
+        if end == n:
+            break
+    return nll
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
@@ -99,6 +122,13 @@ def main():
     T = float(minimize_scalar(nll, bounds=(0.01, 100), method="bounded",
                               options={"xatol": 1e-10}).x)
     prompts = ["once upon a time", "the cat", "hello"]
+    lm_texts = ["once upon a time there was a little cat who liked the sun",
+                "a dog", "x"]
+    lm = []
+    for t in lm_texts:
+        ids = [score_ref.BOS] + score_ref.tokenize(t)
+        lm.append({"text": t, "nll": strided_nll(cfg, p, ids, 16, 8),
+                   "n_predicted": len(ids) - 1, "bytes": len(t.encode("utf-8"))})
     out = {
         "labels": score_ref.LABELS, "words": WORDS,
         "pool": {"texts": pool, "probs": [softmax(r_) for r_ in pool_ll]},
@@ -106,6 +136,7 @@ def main():
                 "T": T, "nll_1": float(nll(1.0)), "nll_T": float(nll(T)),
                 "pool_probs_T": [softmax(r_, T) for r_ in pool_ll]},
         "gen": [{"prompt": q, "greedy": greedy(cfg, p, q)} for q in prompts],
+        "lm": lm,
     }
     hfref.write_json(a.out, out)
 
