@@ -1,6 +1,7 @@
 /* ft-train: train a model on a record stream -- full fine-tuning, Freeze,
  * or pre-training from random weights -- and write it (see ft-train(1)).
  * Options go into an ft_job; lib/train does the rest. */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,8 @@ enum {
     OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_SCHEDULE, OPT_WARMUP, OPT_CLIP, OPT_SAVE_EVERY,
     OPT_KEEP, OPT_CKPT_DIR, OPT_RESUME, OPT_LOG, OPT_LOG_EVERY, OPT_DRY_RUN, OPT_LORA_R,
     OPT_LORA_ALPHA, OPT_RSLORA, OPT_LORA_DROPOUT, OPT_LORA_TARGETS, OPT_LORA_LAYERS,
-    OPT_INIT_ADAPTER, OPT_PREFIX_LEN, OPT_PREFIX_PROJ, OPT_PREFIX_DROP
+    OPT_INIT_ADAPTER, OPT_PREFIX_LEN, OPT_PREFIX_PROJ, OPT_PREFIX_DROP, OPT_TEMPLATE,
+    OPT_LABELS, OPT_VERBALIZER, OPT_MAX_LEN, OPT_NO_TRUNCATE, OPT_GROUP
 };
 
 static const struct option long_opts[] = {
@@ -33,6 +35,12 @@ static const struct option long_opts[] = {
     {"prefix-projection", required_argument, 0, OPT_PREFIX_PROJ},
     {"prefix-dropout", required_argument, 0, OPT_PREFIX_DROP},
     {"task", required_argument, 0, OPT_TASK}, {"seq-len", required_argument, 0, OPT_SEQ_LEN},
+    {"template", required_argument, 0, OPT_TEMPLATE},
+    {"labels", required_argument, 0, OPT_LABELS},
+    {"verbalizer", required_argument, 0, OPT_VERBALIZER},
+    {"max-len", required_argument, 0, OPT_MAX_LEN},
+    {"no-truncate", no_argument, 0, OPT_NO_TRUNCATE},
+    {"group-by-length", no_argument, 0, OPT_GROUP},
     {"no-pack", no_argument, 0, OPT_NO_PACK}, {"eval", required_argument, 0, OPT_EVAL},
     {"eval-every", required_argument, 0, OPT_EVAL_EVERY},
     {"patience", required_argument, 0, OPT_PATIENCE},
@@ -87,9 +95,16 @@ static void usage(int status)
            "      --prefix-projection H  ptuning: through a tanh MLP of hidden size H\n"
            "      --prefix-dropout P   ptuning: dropout on the prefix (default 0)\n"
            "      --init-adapter DIR   lora, ptuning: continue training a PEFT adapter\n"
-           "      --task T             lm (default)\n"
-           "      --seq-len N          tokens per row (default 256)\n"
-           "      --no-pack            never pack two records into one row\n"
+           "      --task T             lm (default), sft, chat or classify\n"
+           "      --seq-len N          lm: tokens per row (default 256)\n"
+           "      --no-pack            lm: never pack two records into one row\n"
+           "      --template T         sft, chat, classify: plain (default), alpaca, chatml,\n"
+           "                           llama2, llama3, or a string with {prompt} or {text}\n"
+           "      --labels L           classify: the label set a,b,... (default: the data's)\n"
+           "      --verbalizer V       classify: label words, e.g. negative=bad,positive=good\n"
+           "      --max-len N          sft, chat, classify: tokens per example (default 257)\n"
+           "      --no-truncate        an example longer than --max-len is an error\n"
+           "      --group-by-length    batch examples of like length together\n"
            "Optimisation:\n"
            "  -b, --batch-size N       rows per micro-batch (default 8)\n"
            "      --grad-accum N       micro-batches per update (default 1)\n"
@@ -154,7 +169,7 @@ static char *join_args(int argc, char **argv)
 static void parse(int argc, char **argv, ft_job *j)
 {
     ft_train_opts *t = &j->train;
-    int opt, layers_or_regex = 0, lora_opts = 0, prefix_opts = 0;
+    int opt, layers_or_regex = 0, lora_opts = 0, prefix_opts = 0, task_opts = 0, max_len = 0;
 
     while ((opt = getopt_long(argc, argv, FT_PROG_SHORT "m:o:b:", long_opts, NULL)) != -1) {
         if (ft_prog_common(opt, optarg, usage))
@@ -188,6 +203,15 @@ static void parse(int argc, char **argv, ft_job *j)
             if ((j->task = ft_job_task(optarg)) < 0)
                 ft_prog_usage_error("--task: unknown task '%s'", optarg);
             break;
+        case OPT_TEMPLATE: j->template_spec = optarg; task_opts |= 1; break;
+        case OPT_LABELS: j->labels = optarg; task_opts |= 2; break;
+        case OPT_VERBALIZER: j->verbalizer = optarg; task_opts |= 2; break;
+        case OPT_MAX_LEN:
+            max_len = (int)ft_prog_long("--max-len", optarg, 2, 1 << 20);
+            task_opts |= 1;
+            break;
+        case OPT_NO_TRUNCATE: j->truncate = 0; task_opts |= 1; break;
+        case OPT_GROUP: t->group_by_length = 1; task_opts |= 1; break;
         case OPT_SEQ_LEN: t->seq_len = (int)ft_prog_long("--seq-len", optarg, 1, 1 << 20); break;
         case OPT_NO_PACK: j->pack = 0; break;
         case OPT_EVAL: j->eval_path = optarg; break;
@@ -245,6 +269,13 @@ static void parse(int argc, char **argv, ft_job *j)
                             "--method ptuning");
     if (j->init_adapter && j->method != FT_METHOD_PTUNING && j->method != FT_METHOD_LORA)
         ft_prog_usage_error("--init-adapter needs --method lora or --method ptuning");
+    if (task_opts && j->task == FT_TASK_LM)
+        ft_prog_usage_error("--template, --labels, --verbalizer, --max-len, --no-truncate and "
+                            "--group-by-length need --task sft, chat or classify");
+    if ((task_opts & 2) && j->task != FT_TASK_CLASSIFY)
+        ft_prog_usage_error("--labels and --verbalizer need --task classify");
+    if (max_len)
+        t->seq_len = max_len - 1; /* rows of max_len tokens: max_len - 1 inputs */
     if ((layers_or_regex & 3) == 3)
         ft_prog_usage_error("--trainable-layers and --trainable exclude each other");
     if (j->model && j->init_config)
@@ -270,6 +301,7 @@ int main(int argc, char **argv)
     ft_lora_opts_default(&j.lora);
     ft_prefix_opts_default(&j.prefix);
     j.pack = 1;
+    j.truncate = 1;
     parse(argc, argv, &j);
     ft_prog_start();
     j.force = ft_prog.force;
@@ -289,6 +321,14 @@ int main(int argc, char **argv)
     free((char *)j.command_line);
     if (rc < 0)
         ft_prog_die(&err);
+    if (res.labels_note[0])
+        ft_prog_info("%s", res.labels_note);
+    if (res.n_truncated)
+        ft_prog_info("%zu examples were cut to --max-len %d tokens", res.n_truncated,
+                     j.train.seq_len + 1);
+    if (!isnan(res.eval_accuracy))
+        ft_prog_info("%s: accuracy %.4f, macro-F1 %.4f by label scoring", j.eval_path,
+                     res.eval_accuracy, res.eval_macro_f1);
     getrusage(RUSAGE_SELF, &ru);
     ft_prog_info("%lld updates; blocks run backward: %ld; peak resident memory: %ld KiB",
                  (long long)res.steps, res.block_backward, ru.ru_maxrss);

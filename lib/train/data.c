@@ -393,6 +393,52 @@ void ft_rows_order(size_t n_rows, uint64_t seed, int64_t epoch, int shuffle,
     }
 }
 
+static const ft_row *group_rows;
+
+static int by_len_desc(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (group_rows[x].len != group_rows[y].len)
+        return group_rows[x].len < group_rows[y].len ? 1 : -1;
+    return x < y ? -1 : x > y;
+}
+
+void ft_rows_group(const ft_row *rows, size_t n_rows, size_t group, uint32_t *order)
+{
+    if (group < 2)
+        return;
+    group_rows = rows;
+    for (size_t lo = 0; lo < n_rows; lo += group) {
+        size_t n = n_rows - lo < group ? n_rows - lo : group;
+        qsort(order + lo, n, sizeof *order, by_len_desc);
+    }
+}
+
+double ft_rows_padding(const ft_row *rows, size_t n_rows, uint64_t seed, int shuffle,
+                       size_t group, int B)
+{
+    uint32_t *order = malloc(n_rows * sizeof *order);
+    double slots = 0, used = 0;
+
+    if (!order || n_rows == 0 || B < 1) {
+        free(order);
+        return 0;
+    }
+    ft_rows_order(n_rows, seed, 0, shuffle, order);
+    ft_rows_group(rows, n_rows, group, order);
+    for (size_t lo = 0; lo < n_rows; lo += (size_t)B) {
+        size_t n = n_rows - lo < (size_t)B ? n_rows - lo : (size_t)B;
+        uint32_t T = 0;
+        for (size_t i = 0; i < n; i++) {
+            T = rows[order[lo + i]].len - 1 > T ? rows[order[lo + i]].len - 1 : T;
+            used += rows[order[lo + i]].len - 1;
+        }
+        slots += (double)T * (double)n;
+    }
+    free(order);
+    return slots > 0 ? 1.0 - used / slots : 0;
+}
+
 double ft_batch_fill(const ft_spool *s, const ft_row *rows, const uint32_t *pick,
                      int n, int B, int T, int32_t *tokens, int32_t *targets,
                      float *weights)

@@ -111,6 +111,18 @@ int ft_rows_examples(const ft_spool *s, int seq_len, ft_row **rows, size_t *n_ro
 void ft_rows_order(size_t n_rows, uint64_t seed, int64_t epoch, int shuffle,
                    uint32_t *order);
 
+/* --group-by-length: cut order into runs of group rows (the last run may be
+ * shorter) and sort each run by row length, longest first, ties in order,
+ * so consecutive micro-batches hold rows of like length while the epoch's
+ * shuffle still decides which rows meet (as Hugging Face's length-grouped
+ * sampler does with its mega-batches). group < 2: order is unchanged. */
+void ft_rows_group(const ft_row *rows, size_t n_rows, size_t group, uint32_t *order);
+
+/* The share of padding in the micro-batches of B rows of epoch 0, each
+ * padded to its longest row (group as ft_rows_group, 0: none). */
+double ft_rows_padding(const ft_row *rows, size_t n_rows, uint64_t seed, int shuffle,
+                       size_t group, int B);
+
 /* Fill one micro-batch of n rows (n <= B) into tokens [B, T] and targets
  * [B, T] (-1 = no loss) and weights [B]; rows beyond n, and the tail of
  * short rows, are padding (token 0, target -1, weight 0). T must be at

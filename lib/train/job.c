@@ -16,6 +16,8 @@
 #include "adapt/adapter.h"
 #include "adapt/prefix.h"
 #include "core/fsout.h"
+#include "eval/metrics.h"
+#include "eval/score.h"
 #include "model/checkpoint.h"
 #include "model/convert.h"
 #include "model/config.h"
@@ -39,6 +41,9 @@ typedef struct job_state {
     ft_prefix_adapter *prefix;  /* ptuning */
     char *ckpt_dir;
     int from_scratch;
+    ft_template *tpl;           /* sft, chat, classify */
+    ft_task_source task, eval_task;
+    char *labels_json, *verbalizer_json;
 } job_state;
 
 static const char *const method_names[] = {"full", "freeze", "lora", "ptuning"};
@@ -352,18 +357,94 @@ static int encode_text(void *ctx, const char *text, size_t len, int32_t **ids, s
                                n, cap, err);
 }
 
+/* The task's reader for one stream: the training stream's label set (from
+ * --labels or the data) is fixed for the evaluation stream. */
+static int task_source(const ft_job *j, job_state *s, ft_task_source *src, int eval,
+                       ft_err *err)
+{
+    memset(src, 0, sizeof *src);
+    src->task = j->task;
+    src->tok = s->tok;
+    src->tpl = s->tpl;
+    src->max_len = j->train.seq_len + 1;
+    src->truncate = j->truncate;
+    src->vocab = s->m->cfg.vocab_size;
+    src->verbalizer = j->verbalizer;
+    src->keep = eval && j->task == FT_TASK_CLASSIFY;
+    if (!s->tok)
+        return ft_err_setk(err, FT_ERR_USAGE, "--task %s needs a tokenizer (the model's "
+                           "tokenizer.json, or --tokenizer)", task_names[j->task]);
+    if (j->task != FT_TASK_CLASSIFY)
+        return 0;
+
+    /* The label set: the training stream's for evaluation, else --labels. */
+    const ft_task_source *from = eval ? &s->task : NULL;
+    char **labels = NULL;
+    int n = 0;
+    if (from) {
+        labels = ft_calloc((size_t)from->n_labels, sizeof *labels, err);
+        if (!labels)
+            return -1;
+        n = from->n_labels;
+        for (int l = 0; l < n; l++)
+            if (!(labels[l] = ft_strdup(from->labels[l], err))) {
+                ft_strv_free(labels, n);
+                return -1;
+            }
+    } else if (j->labels && ft_labels_parse(j->labels, &labels, &n, err) < 0) {
+        return -1;
+    }
+    if (!labels)
+        return 0;
+    src->labels = labels;
+    src->n_labels = src->cap_labels = n;
+    src->fixed = 1;
+    if (!(src->words = ft_calloc((size_t)n, sizeof *src->words, err)))
+        return -1;
+    if (from) {
+        for (int l = 0; l < n; l++)
+            if (!(src->words[l] = ft_strdup(from->words[l], err)))
+                return -1;
+        return 0;
+    }
+    char **w;
+    if (j->verbalizer && ft_verbalizer_parse(j->verbalizer, labels, n, &w, err) < 0)
+        return -1;
+    for (int l = 0; l < n; l++)
+        src->words[l] = j->verbalizer ? w[l] : ft_strdup(labels[l], err);
+    if (j->verbalizer)
+        free(w);
+    for (int l = 0; l < n; l++)
+        if (!src->words[l])
+            return ft_err_set(err, "out of memory");
+    return 0;
+}
+
 /* Read one stream (fd) into a spool and rows. */
 static int read_stream(const ft_job *j, job_state *s, int fd, const char *name,
                        ft_spool **spool, ft_row **rows, size_t *n_rows, uint64_t *hash,
                        ft_err *err)
 {
     ft_lm_source src = {0};
-    int rc;
+    int rc, eval = spool == &s->eval_spool;
 
-    if (j->task != FT_TASK_LM)
-        /* sft, chat and classify make masked examples here (the tasks issue). */
-        return ft_err_setk(err, FT_ERR_USAGE, "--task %s is not available yet",
-                           task_names[j->task]);
+    if (!(*spool = ft_spool_new(err)))
+        return -1;
+    if (j->task != FT_TASK_LM) {
+        /* One masked example per record, one row per example. */
+        ft_task_source *ts = eval ? &s->eval_task : &s->task;
+        if (task_source(j, s, ts, eval, err) < 0)
+            return -1;
+        if (ft_spool_read(*spool, fd, name, ft_task_record, ts, hash, err) < 0 ||
+            ft_spool_seal(*spool, err) < 0)
+            return -1;
+        if (!eval && j->task == FT_TASK_CLASSIFY && !ts->fixed &&
+            ft_task_source_sort_labels(ts, err) < 0)
+            return ft_err_prefix(err, "%s", name);
+        if (ft_rows_examples(*spool, j->train.seq_len, rows, n_rows, err) < 0)
+            return -1;
+        return *n_rows ? 0 : ft_err_set(err, "%s: no examples to train on", name);
+    }
     src.encode = s->tok ? encode_text : NULL;
     src.encode_ctx = s->tok;
     src.eos = s->tok ? ft_tokenizer_eos(s->tok) : -1;
@@ -371,8 +452,6 @@ static int read_stream(const ft_job *j, job_state *s, int fd, const char *name,
         src.eos = s->m->cfg.eos_ids[0];
     src.vocab = s->m->cfg.vocab_size;
 
-    if (!(*spool = ft_spool_new(err)))
-        return -1;
     rc = ft_spool_read(*spool, fd, name, ft_lm_record, &src, hash, err);
     ft_lm_source_free(&src);
     if (rc < 0 || ft_spool_seal(*spool, err) < 0)
@@ -455,11 +534,35 @@ static void print_plan(const ft_job *j, const job_state *s, const ft_train_plan 
     if (s->prefix && s->prefix->dropout > 0)
         fprintf(f, ", dropout %g", s->prefix->dropout);
     fprintf(f, "\n");
+    if (j->task != FT_TASK_LM) {
+        fprintf(f, "task         %s, template %s", task_names[j->task],
+                ft_template_spec(s->tpl));
+        if (j->task == FT_TASK_CLASSIFY) {
+            fprintf(f, ", labels (%s)", s->task.fixed ? "given" : "from the data, sorted");
+            for (int l = 0; l < s->task.n_labels; l++)
+                fprintf(f, "%s%s", l ? ", " : " ", s->task.labels[l]);
+            if (j->verbalizer) {
+                fprintf(f, "; words");
+                for (int l = 0; l < s->task.n_labels; l++)
+                    fprintf(f, "%s'%s'", l ? ", " : " ", s->task.words[l]);
+            }
+        }
+        fprintf(f, "; %zu of %zu examples cut to %d tokens\n", s->task.n_truncated,
+                ft_spool_n_examples(s->spool), o->seq_len + 1);
+    }
     fprintf(f, "data         %zu records, %" PRIu64 " tokens -> %zu rows of up to %d "
-               "tokens (%s, %s)\n",
+               "tokens (%s, %s%s)\n",
             ft_spool_n_examples(s->spool), ft_spool_n_tokens(s->spool), p->n_rows,
-            o->seq_len + 1, j->pack ? "packed" : "one record per row",
-            o->shuffle ? "shuffled each epoch" : "in order");
+            o->seq_len + 1, j->task != FT_TASK_LM ? "one example per row"
+                            : j->pack ? "packed" : "one record per row",
+            o->shuffle ? "shuffled each epoch" : "in order",
+            o->group_by_length ? ", grouped by length" : "");
+    if (j->task != FT_TASK_LM)
+        fprintf(f, "padding      %.1f%% of the batches' token slots in the first epoch\n",
+                100.0 * ft_rows_padding(s->rows, s->n_rows, o->seed, o->shuffle,
+                                        o->group_by_length ? (size_t)50 * o->batch_size *
+                                                                 o->grad_accum : 0,
+                                        o->batch_size));
     fprintf(f, "batches      %d rows x %d accumulated = %d rows per update, %" PRId64
                " updates per epoch\n",
             o->batch_size, o->grad_accum, o->batch_size * o->grad_accum,
@@ -490,14 +593,33 @@ static int save_output(const ft_job *j, job_state *s, int64_t n_steps, ft_err *e
     snprintf(seed, sizeof seed, "%" PRIu64, j->train.seed);
     snprintf(hash, sizeof hash, "%016" PRIx64, s->stream_hash);
     snprintf(steps, sizeof steps, "%" PRId64, n_steps);
-    const char *meta[] = {"ft_version", j->version ? j->version : "?",
+    const char *meta[32] = {"ft_version", j->version ? j->version : "?",
                           "ft_command", j->command_line ? j->command_line : "",
                           "ft_seed", seed,
                           "ft_stream_hash", hash,
                           "ft_method", method_names[j->method],
                           "ft_task", task_names[j->task],
                           "ft_steps", steps,
-                          NULL};
+                          NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    char max_len[32];
+    int k = 14;
+    snprintf(max_len, sizeof max_len, "%d", j->train.seq_len + 1);
+    if (j->task != FT_TASK_LM) {
+        meta[k++] = "ft_template";
+        meta[k++] = ft_template_spec(s->tpl);
+        meta[k++] = "ft_max_len";
+        meta[k++] = max_len;
+    }
+    if (j->task == FT_TASK_CLASSIFY) {
+        if (ft_task_meta_json((const char *const *)s->task.labels,
+                              (const char *const *)s->task.words, s->task.n_labels,
+                              &s->labels_json, &s->verbalizer_json, err) < 0)
+            return -1;
+        meta[k++] = "ft_labels";
+        meta[k++] = s->labels_json;
+        meta[k++] = "ft_verbalizer";
+        meta[k++] = s->verbalizer_json;
+    }
     /* LoRA writes a PEFT adapter directory (ft's provenance in its
      * safetensors metadata); full and freeze write a model in its base's
      * storage type, from scratch in f32. P-tuning writes a PEFT prefix
@@ -513,6 +635,56 @@ static int save_output(const ft_job *j, job_state *s, int64_t n_steps, ft_err *e
                            j->model && ft_gguf_is_gguf(j->model) ? s->tok : NULL, meta, err);
 }
 
+/* Classify with --eval: every held-out text scored against every label
+ * (eval/score.h) by the trained model, adapter included. */
+static int score_eval(const ft_job *j, job_state *s, ft_job_result *res, ft_err *err)
+{
+    const ft_task_source *ts = &s->eval_task;
+    ft_score_opts so = {ft_template_spec(s->tpl), (const char *const *)s->task.labels,
+                        (const char *const *)s->task.words, s->task.n_labels, 0,
+                        j->train.batch_size, j->train.seq_len + 1};
+    const ft_prefix *seam = s->prefix ? ft_prefix_seam(s->prefix, NULL) : NULL;
+    ft_scorer *sc = ft_scorer_new(s->m, s->tok, seam, &so, 1, err);
+    int L = s->task.n_labels, rc = -1;
+    int *truth = ft_calloc(ts->n_kept, sizeof *truth, err);
+    int *pred = ft_calloc(ts->n_kept, sizeof *pred, err);
+    double *probs = ft_calloc((size_t)64 * L, sizeof *probs, err);
+    ft_cls_report rep;
+
+    if (!sc || !truth || !pred || !probs)
+        goto done;
+    for (size_t lo = 0; lo < ts->n_kept; lo += 64) {
+        size_t n = ts->n_kept - lo < 64 ? ts->n_kept - lo : 64;
+        if (ft_scorer_run(sc, (const char *const *)ts->kept_text + lo, ts->kept_len + lo, n,
+                          NULL, probs, err) < 0) {
+            ft_err_prefix(err, "%s: scoring", j->eval_path);
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++) {
+            int best = 0;
+            for (int l = 1; l < L; l++)
+                if (probs[i * L + l] > probs[i * L + best])
+                    best = l;
+            pred[lo + i] = best;
+            for (int l = 0; l < L; l++)
+                if (!strcmp(ts->kept_label[lo + i], s->task.labels[l]))
+                    truth[lo + i] = l;
+        }
+    }
+    if (ft_metrics_classify(&rep, truth, pred, ts->n_kept, L, err) < 0)
+        goto done;
+    res->eval_accuracy = rep.accuracy;
+    res->eval_macro_f1 = rep.macro_f1;
+    ft_cls_report_free(&rep);
+    rc = 0;
+done:
+    ft_scorer_free(sc);
+    free(truth);
+    free(pred);
+    free(probs);
+    return rc;
+}
+
 static void free_state(job_state *s)
 {
     ft_trainer_free(s->trainer);
@@ -526,6 +698,11 @@ static void free_state(job_state *s)
     ft_tokenizer_free(s->tok);
     ft_model_free(s->m);
     free(s->ckpt_dir);
+    ft_template_free(s->tpl);
+    ft_task_source_free(&s->task);
+    ft_task_source_free(&s->eval_task);
+    free(s->labels_json);
+    free(s->verbalizer_json);
 }
 
 int ft_job_run(const ft_job *j, FILE *plan_out, ft_job_result *res, ft_err *err)
@@ -537,6 +714,7 @@ int ft_job_run(const ft_job *j, FILE *plan_out, ft_job_result *res, ft_err *err)
 
     memset(res, 0, sizeof *res);
     res->eval_loss = NAN;
+    res->eval_accuracy = res->eval_macro_f1 = NAN;
     if (!j->output && !j->dry_run)
         return ft_err_setk(err, FT_ERR_USAGE, "no output: -o OUT is required");
     if ((j->model != NULL) == (j->init_config != NULL))
@@ -551,10 +729,22 @@ int ft_job_run(const ft_job *j, FILE *plan_out, ft_job_result *res, ft_err *err)
     if (check_outputs(j, &s, err) < 0)
         goto done;
     s.from_scratch = j->init_config != NULL;
+    if (j->task != FT_TASK_LM &&
+        !(s.tpl = ft_template_new(j->template_spec ? j->template_spec : "plain", err)))
+        goto done;
     s.m = j->model ? ft_checkpoint_load(j->model, err) : init_model(j, err);
     if (!s.m || load_tokenizer(j, &s, err) < 0 || apply_method(j, &s, err) < 0 ||
         read_data(j, &s, err) < 0)
         goto done;
+    res->n_truncated = s.task.n_truncated;
+    if (j->task == FT_TASK_CLASSIFY) {
+        size_t at = (size_t)snprintf(res->labels_note, sizeof res->labels_note,
+                                     "labels (%s):", s.task.fixed ? "given"
+                                                                  : "from the data, sorted");
+        for (int l = 0; l < s.task.n_labels && at < sizeof res->labels_note; l++)
+            at += (size_t)snprintf(res->labels_note + at, sizeof res->labels_note - at,
+                                   "%s %s", l ? "," : "", s.task.labels[l]);
+    }
     if (j->eval_path && o.eval_every <= 0)
         o.eval_every = o.save_every > 0 ? o.save_every : 100;
     if (s.prefix) {
@@ -564,6 +754,19 @@ int ft_job_run(const ft_job *j, FILE *plan_out, ft_job_result *res, ft_err *err)
             ft_err_set(err, "out of memory");
             goto done;
         }
+    }
+    if (j->task != FT_TASK_LM) {
+        /* the task shapes the rows: a resume must not change it */
+        char *x;
+        if (asprintf(&x, "%s%stask=%s template=%s max_len=%d truncate=%d group=%d",
+                     s.plan_extra ? s.plan_extra : "", s.plan_extra ? " " : "",
+                     task_names[j->task], ft_template_spec(s.tpl), o.seq_len + 1,
+                     j->truncate, o.group_by_length) < 0) {
+            ft_err_set(err, "out of memory");
+            goto done;
+        }
+        free(s.plan_extra);
+        s.plan_extra = x;
     }
     if (s.plan_extra)
         o.plan_extra = s.plan_extra;
@@ -606,6 +809,10 @@ int ft_job_run(const ft_job *j, FILE *plan_out, ft_job_result *res, ft_err *err)
      * raises the peak. */
     ft_trainer_free(s.trainer);
     s.trainer = NULL;
+    if (j->task == FT_TASK_CLASSIFY && s.eval_task.n_kept && score_eval(j, &s, res, err) < 0) {
+        rc = -1;
+        goto done;
+    }
     if (ft_model_setup(s.m, 1, 1, 0, 0, err) < 0 || save_output(j, &s, res->steps, err) < 0)
         rc = -1;
 done:

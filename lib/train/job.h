@@ -18,10 +18,10 @@
 #include "adapt/lora.h"
 #include "adapt/prefix.h"
 #include "train/freeze.h"
+#include "train/tasks.h"
 #include "train/train.h"
 
 enum ft_method { FT_METHOD_FULL, FT_METHOD_FREEZE, FT_METHOD_LORA, FT_METHOD_PTUNING };
-enum ft_task { FT_TASK_LM, FT_TASK_SFT, FT_TASK_CHAT, FT_TASK_CLASSIFY };
 
 typedef struct ft_job {
     const char *model;          /* -m: a model path (directory, archive, .bin) */
@@ -37,6 +37,11 @@ typedef struct ft_job {
     const char *init_adapter;   /* --init-adapter: a PEFT adapter directory to continue */
     int task;                   /* FT_TASK_* */
     int pack;                   /* lm: pack records across their ends */
+    const char *template_spec;  /* sft, chat, classify: --template (NULL: plain) */
+    const char *labels;         /* classify: --labels "a,b" (NULL: from the data) */
+    const char *verbalizer;     /* classify: --verbalizer "a=x,b=y" */
+    int max_len;                /* sft, chat, classify: tokens per example (0: seq_len + 1) */
+    int truncate;               /* 1: cut long examples by the task's policy */
     const char *input;          /* NULL or "-": standard input */
     const char *eval_path;      /* --eval */
     ft_train_opts train;
@@ -53,6 +58,10 @@ typedef struct ft_job_result {
     long block_backward;        /* blocks the backward pass ran in (engine counter) */
     const char *checkpoint;     /* the newest checkpoint (static until next run) */
     uint64_t stream_hash;
+    size_t n_truncated;         /* examples cut to --max-len */
+    char labels_note[512];      /* classify: the label set and where it came from */
+    double eval_accuracy;       /* classify with --eval: accuracy and macro-F1 of */
+    double eval_macro_f1;       /* label scoring after training, NAN otherwise */
 } ft_job_result;
 
 /* Names of methods and tasks; -1 when unknown. */

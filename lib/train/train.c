@@ -474,6 +474,9 @@ int ft_trainer_run(ft_trainer *t, ft_err *err)
         size_t n = t->n_rows - first < global ? t->n_rows - first : global;
         if (epoch != t->order_epoch) {
             ft_rows_order(t->n_rows, o->seed, epoch, o->shuffle, t->order);
+            if (o->group_by_length)
+                ft_rows_group(t->rows, t->n_rows,
+                              (size_t)50 * o->batch_size * o->grad_accum, t->order);
             t->order_epoch = epoch;
         }
 

@@ -50,6 +50,8 @@ typedef struct ft_train_opts {
     int seq_len;             /* T: the longest row's len - 1 */
     int prefix_len;          /* P (P-tuning), 0 otherwise */
     int shuffle;             /* 1: a new order each epoch */
+    int group_by_length;     /* rows sorted by length within runs of 50 global
+                                batches (data.h: ft_rows_group) */
     int64_t epochs;          /* used when max_steps is 0 */
     int64_t max_steps;       /* 0: epochs decide */
     double lr, beta1, beta2, eps, weight_decay;
