@@ -156,6 +156,39 @@ for r, s, g in zip(out, stop, w["gen"]):
 assert "C," in w["gen"][0]["greedy"], "the stop case tests nothing"
 PY
 
+# A trivially separable task: a tiny model trained (ft-train --task lm) on
+# "<letters from abc> yes" and "<letters from xyz> no" labels 40 held-out
+# words all right, each with confidence above 0.99.
+cat >sep.json <<'EOF2'
+{"model_type": "llama", "hidden_size": 32, "intermediate_size": 64,
+ "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+ "max_position_embeddings": 64, "rms_norm_eps": 1e-5, "vocab_size": 260,
+ "bos_token_id": 256, "eos_token_id": 257}
+EOF2
+"$PY" -c '
+import json, random
+r = random.Random(5)
+for i in range(440):
+    pos = i % 2
+    w = "".join(r.choice("abc" if pos else "xyz") for _ in range(r.randint(3, 8)))
+    lab = "positive" if pos else "negative"
+    print(json.dumps({"id": i, "text": w + (" yes" if pos else " no") if i < 400 else w,
+                      "label": lab}))
+' >sep.jsonl
+head -n 400 sep.jsonl | "$PY" "$MP" enc >sep-train.mp
+tail -n 40 sep.jsonl | "$PY" "$MP" enc >sep-test.mp
+"$FT_BIN/ft-train" -q --init sep.json --tokenizer ref/tokenizer.json --seq-len 16 --no-pack \
+    -b 16 --max-steps 300 --lr 5e-3 -o sep sep-train.mp || fail "train the separable model"
+"$FT_BIN/ft-label" -m sep --labels negative,positive --verbalizer negative=no,positive=yes \
+    --relabel -q sep-test.mp | dec >sep.out
+"$PY" - <<'PY' || fail "separable task"
+import json
+out = [json.loads(l) for l in open("sep.out")]
+assert len(out) == 40
+for r in out:
+    assert r["label"] == r["gold_label"] and r["confidence"] > 0.99, r
+PY
+
 # --- ft-eval running the model ---------------------------------------------------
 # Classification: the probabilities ft-label gives (the same numbers, bit
 # for bit), scored as scikit-learn would from the reference's choices.
