@@ -127,8 +127,9 @@ static int write_state_json(const ft_trainer *t, const char *path, ft_err *err)
 static int write_state_tensors(const ft_trainer *t, const char *path, ft_err *err)
 {
     static const char *const meta[] = {"format", CKPT_FORMAT, NULL};
-    static const char *const kind[3] = {"param.", "exp_avg.", "exp_avg_sq."};
-    size_t n = t->n_params * 3;
+    static const char *const kind[4] = {"param.", "exp_avg.", "exp_avg_sq.", "best."};
+    int nk = t->best ? 4 : 3;
+    size_t n = t->n_params * (size_t)nk;
     ft_st_entry *e = ft_calloc(n ? n : 1, sizeof *e, err);
     char **names = ft_calloc(n ? n : 1, sizeof *names, err);
     int rc = -1;
@@ -137,16 +138,18 @@ static int write_state_tensors(const ft_trainer *t, const char *path, ft_err *er
         goto done;
     for (size_t i = 0; i < t->n_params; i++) {
         const ft_train_param *p = &t->params[i];
-        const float *data[3] = {p->param, t->opt.m + t->opt.slots[i].moment_offset,
-                                t->opt.v + t->opt.slots[i].moment_offset};
-        for (int k = 0; k < 3; k++) {
-            ft_st_entry *x = &e[i * 3 + k];
-            if (asprintf(&names[i * 3 + k], "%s%s", kind[k], p->name) < 0) {
-                names[i * 3 + k] = NULL;
+        size_t off = t->opt.slots[i].moment_offset;
+        const float *data[4] = {p->param, t->opt.m + off, t->opt.v + off,
+                                t->best ? t->best + off : NULL};
+        for (int k = 0; k < nk; k++) {
+            size_t at = i * (size_t)nk + (size_t)k;
+            ft_st_entry *x = &e[at];
+            if (asprintf(&names[at], "%s%s", kind[k], p->name) < 0) {
+                names[at] = NULL;
                 ft_err_set(err, "out of memory");
                 goto done;
             }
-            x->name = names[i * 3 + k];
+            x->name = names[at];
             x->dtype = FT_DTYPE_F32;
             x->ndim = 1;
             x->shape[0] = (int64_t)p->numel;
@@ -330,22 +333,24 @@ static int compare_options(const ft_trainer *t, json_t *saved, ft_err *err)
 
 static int load_tensors(ft_trainer *t, const char *path, ft_err *err)
 {
-    static const char *const kind[3] = {"param.", "exp_avg.", "exp_avg_sq."};
+    static const char *const kind[4] = {"param.", "exp_avg.", "exp_avg_sq.", "best."};
+    int nk = t->best ? 4 : 3;
     ft_safetensors *st = ft_safetensors_open(path, err);
     char name[1024];
     int rc = 0;
 
     if (!st)
         return -1;
-    if ((size_t)st->n_tensors != t->n_params * 3)
-        rc = ft_err_set(err, "%s: %d tensors, this run trains %zu (another method or "
-                        "another selection of trainable tensors?)", path,
-                        st->n_tensors / 3, t->n_params);
+    if ((size_t)st->n_tensors != t->n_params * (size_t)nk)
+        rc = ft_err_set(err, "%s: %d tensors, this run trains %zu (another method, "
+                        "another selection of trainable tensors, or early stopping "
+                        "turned on or off?)", path, st->n_tensors / nk, t->n_params);
     for (size_t i = 0; rc == 0 && i < t->n_params; i++) {
         const ft_train_param *p = &t->params[i];
-        float *dst[3] = {p->param, t->opt.m + t->opt.slots[i].moment_offset,
-                         t->opt.v + t->opt.slots[i].moment_offset};
-        for (int k = 0; rc == 0 && k < 3; k++) {
+        size_t off = t->opt.slots[i].moment_offset;
+        float *dst[4] = {p->param, t->opt.m + off, t->opt.v + off,
+                         t->best ? t->best + off : NULL};
+        for (int k = 0; rc == 0 && k < nk; k++) {
             snprintf(name, sizeof name, "%s%s", kind[k], p->name);
             const ft_st_tensor *x = ft_safetensors_find(st, name);
             if (!x)

@@ -131,6 +131,7 @@ void ft_trainer_free(ft_trainer *t)
     free(t->params);
     ft_adamw_free(&t->opt);
     free(t->order);
+    free(t->best);
     free(t->tokens);
     free(t->targets);
     free(t->weights);
@@ -232,6 +233,11 @@ int ft_trainer_prepare(ft_trainer *t, ft_err *err)
     if (ft_adamw_alloc(&t->opt, err) < 0)
         return -1;
     if (!(t->order = ft_malloc(t->n_rows * sizeof *t->order, err)))
+        return -1;
+    /* Early stopping ends with the best weights evaluated (as Hugging Face's
+     * EarlyStoppingCallback with load_best_model_at_end): a copy of them. */
+    if (t->eval_rows && o->eval_every > 0 && o->patience > 0 &&
+        !(t->best = ft_calloc(t->opt.n_elems ? t->opt.n_elems : 1, sizeof *t->best, err)))
         return -1;
     t->alloc_bytes += heap_bytes() - heap0;
 
@@ -391,6 +397,9 @@ static int eval_step(ft_trainer *t, ft_err *err)
         t->best_eval = loss;
         t->best_step = t->step;
         t->bad_evals = 0;
+        for (size_t i = 0; t->best && i < t->n_params; i++)
+            memcpy(t->best + t->opt.slots[i].moment_offset, t->params[i].param,
+                   t->params[i].numel * sizeof(float));
         return 0;
     }
     t->bad_evals++;
@@ -526,5 +535,14 @@ int ft_trainer_run(ft_trainer *t, ft_err *err)
     ft_progress_end(&t->prog);
     if (t->log && ft_writer_flush(t->log, err) < 0)
         return -1;
+
+    /* A finished run with early stopping keeps the best weights evaluated. */
+    if (rc == FT_TRAIN_DONE && t->best && !isnan(t->best_eval) && t->best_step != t->step) {
+        for (size_t i = 0; i < t->n_params; i++)
+            memcpy(t->params[i].param, t->best + t->opt.slots[i].moment_offset,
+                   t->params[i].numel * sizeof(float));
+        if (t->hooks.after_update && t->hooks.after_update(t->hooks.ctx, err) < 0)
+            return -1;
+    }
     return rc;
 }

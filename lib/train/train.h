@@ -25,7 +25,8 @@
  * Checkpoints (--save-every K, and once on a stop request) are directories
  * CKPT_DIR/step-NNNNNNNN written atomically: state.safetensors (every
  * trained parameter "param.NAME" and its moments "exp_avg.NAME",
- * "exp_avg_sq.NAME", f32) and trainer_state.json (step, epoch, position,
+ * "exp_avg_sq.NAME", f32; with early stopping also "best.NAME", the values
+ * at the best evaluation, restored when the run ends) and trainer_state.json (step, epoch, position,
  * random state, schedule, early stopping, hashes of the stream and of the
  * frozen weights, the options that shape the trajectory). Frozen tensors
  * are not stored: resuming needs the same base (checked by hash).
@@ -149,7 +150,9 @@ void ft_trainer_plan(const ft_trainer *t, ft_train_plan *p);
 /* Run to the end: FT_TRAIN_DONE (finished, or stopped early by patience),
  * FT_TRAIN_STOPPED (a stop request; a checkpoint was written when a
  * checkpoint folder is set), or -1 (error: a non-finite loss says which
- * update and where the last good checkpoint is). */
+ * update and where the last good checkpoint is). With patience (early
+ * stopping), a run that ends leaves the trained tensors at the values of
+ * its best evaluation. */
 int ft_trainer_run(ft_trainer *t, ft_err *err);
 
 /* The path of the newest checkpoint written or resumed from (NULL: none). */

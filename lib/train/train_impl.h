@@ -43,6 +43,8 @@ struct ft_trainer {
     int64_t best_step;
     int bad_evals;
     double last_eval;
+    float *best;                /* with patience: the trained values at best_step,
+                                   laid out as the optimiser's moments; else NULL */
 
     /* One micro-batch, B x T. */
     int32_t *tokens, *targets;
