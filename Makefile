@@ -72,7 +72,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBFT)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 check: all $(UNITS)
-	@FT_BIN=$(CURDIR)/$(BINDIR) FT_UNITS=$(CURDIR)/$(BUILD)/tests \
+	@FT_BIN=$(CURDIR)/$(BINDIR) FT_UNITS=$(CURDIR)/$(BUILD)/tests FT_SANITIZE=$(filter 1,$(SANITIZE)) \
 	  FT_ROOT=$(CURDIR) sh tests/run $(TESTS)
 
 bench: all

@@ -529,7 +529,8 @@ static int append_ids(int32_t **ids, size_t *n_ids, size_t *cap, const int32_t *
 {
     if (ft_grow(ids, cap, *n_ids + n, sizeof **ids, err) < 0)
         return -1;
-    memcpy(*ids + *n_ids, src, n * sizeof *src);
+    if (n)
+        memcpy(*ids + *n_ids, src, n * sizeof *src);
     *n_ids += n;
     return 0;
 }
@@ -546,7 +547,8 @@ static int cache_put(ft_bpe *b, const char *word, size_t len, const int32_t *src
         return -1;
     if (ft_grow(&b->cache_ids, &b->cache_cap, b->cache_n + n, sizeof *b->cache_ids, err) < 0)
         return -1;
-    memcpy(b->cache_ids + b->cache_n, src, n * sizeof *src);
+    if (n)
+        memcpy(b->cache_ids + b->cache_n, src, n * sizeof *src);
     s->val = (uint32_t)b->cache_n;
     s->aux = (uint32_t)n;
     b->cache_n += n;

@@ -76,7 +76,10 @@ for m in "--method full" "--method freeze --trainable-layers 1"; do
     train --init big.json $m --seq-len 128 -b 8 --max-steps 2 -v -o "big$$" big.mp 2>log
     kib=$(sed -n 's/.*peak resident memory: \([0-9]*\) KiB.*/\1/p' log)
     rm -rf "big$$"
-    $PY -c "import sys; e, m = $est * 1024, $kib; sys.exit(abs(e - m) > 0.2 * m)" ||
+    # AddressSanitizer's shadow memory and quarantine inflate the peak: the
+    # comparison means something only in a plain build.
+    [ -n "${FT_SANITIZE:-}" ] ||
+        $PY -c "import sys; e, m = $est * 1024, $kib; sys.exit(abs(e - m) > 0.2 * m)" ||
         fail "$m: estimate $est MiB, measured $kib KiB"
 done
 
