@@ -158,23 +158,26 @@ static void check_kinds(const struct options *o)
     }
 }
 
-/* The base, untied first when an adapter works on the classifier of a tied
- * model (never changed silently through the embedding's name). */
+/* The base, untied first when an adapter works on either half of a tied
+ * embedding/classifier pair (never changed silently through the other). */
 static ft_model *load_base(const struct options *o)
 {
     ft_err err;
     ft_model *m = ft_checkpoint_load(o->model, &err), *u;
-    int head = 0;
+    int parts = 0;
 
     if (!m)
         ft_prog_die(&err);
-    for (int i = 0; i < o->n_adapters && m->cfg.tied; i++) {
-        int rc = ft_merge_adapter_has_head(o->adapters[i], &err);
+    for (int i = 0; i < o->n_adapters; i++) {
+        int rc = ft_merge_adapter_touches(o->adapters[i], &err);
         if (rc < 0)
             ft_prog_die(&err);
-        head |= rc;
+        parts |= rc;
     }
-    if (!head)
+    if ((parts & FT_MERGE_EMBED) && o->format == FORMAT_GGUF_LORA)
+        ft_prog_fail("%s: LoRA on the token embedding is not written to llama.cpp adapter "
+                     "files (merge it instead)", o->model);
+    if (!m->cfg.tied || !parts)
         return m;
     if (o->format == FORMAT_GGUF_LORA && m->cfg.family != FT_FAMILY_GPT2)
         ft_prog_fail("%s: an adapter on lm_head of a tied model: llama.cpp's file of this "
@@ -182,11 +185,24 @@ static ft_model *load_base(const struct options *o)
     if (!(u = ft_merge_untie(m, &err)))
         ft_prog_die(&err);
     if (!ft_prog.quiet)
-        fprintf(stderr, "%s: an adapter changes lm_head, which %s ties to the embedding: "
-                "the output gets its own lm_head (tie_word_embeddings false), the "
-                "embedding keeps its values\n", ft_prog.name, o->model);
+        fprintf(stderr, "%s: an adapter changes %s, which %s ties to the %s: the output "
+                "gets its own lm_head (tie_word_embeddings false) and only the adapted one "
+                "changes\n", ft_prog.name,
+                parts == FT_MERGE_HEAD ? "lm_head"
+                : parts == FT_MERGE_EMBED ? "the embedding" : "lm_head and the embedding",
+                o->model, parts == FT_MERGE_EMBED ? "classifier" : "embedding");
     ft_model_free(m);
     return u;
+}
+
+/* Adapter i for m, its embedding LoRA (if any) apart. */
+static ft_lora *load_adapter(ft_model *m, const char *dir, ft_merge_embed *e)
+{
+    ft_err err;
+    ft_lora *l = ft_lora_load_flags(m, dir, FT_LORA_SKIP_EMBEDDING, &err);
+    if (!l || ft_merge_embed_load(m, dir, l->r, e, &err) < 0)
+        ft_prog_die(&err);
+    return l;
 }
 
 static const char *dtype_option(int dtype)
@@ -222,6 +238,7 @@ int main(int argc, char **argv)
 {
     struct options o = {0};
     ft_lora *ad[MAX_ADAPTERS] = {0};
+    ft_merge_embed emb[MAX_ADAPTERS] = {{0}};
     ft_tokenizer *tok = NULL;
     const char *copy_from = NULL;
     ft_merge_stat *st = NULL;
@@ -241,8 +258,7 @@ int main(int argc, char **argv)
     check_kinds(&o);
     m = load_base(&o);
     for (int i = 0; i < o.n_adapters; i++)
-        if (!(ad[i] = ft_lora_load(m, o.adapters[i], &err)))
-            ft_prog_die(&err);
+        ad[i] = load_adapter(m, o.adapters[i], &emb[i]);
 
     if (o.format == FORMAT_GGUF_LORA) {
         if (ft_lora_gguf_save(m, ad, o.n_weights ? o.weights : NULL, o.n_adapters, o.output,
@@ -250,8 +266,8 @@ int main(int argc, char **argv)
                               &err) < 0)
             ft_prog_die(&err);
     } else {
-        if (ft_merge_fold(m, ad, o.n_weights ? o.weights : NULL, o.n_adapters, o.dtype, &st,
-                          &n_st, &err) < 0)
+        if (ft_merge_fold(m, ad, emb, o.n_weights ? o.weights : NULL, o.n_adapters, o.dtype,
+                          &st, &n_st, &err) < 0)
             ft_prog_die(&err);
         report(m, st, n_st);
         if (ft_convert_pick_tokenizer(o.model, o.tokenizer, o.format, &tok, &copy_from,
@@ -261,8 +277,10 @@ int main(int argc, char **argv)
                             ft_prog.force, &err) < 0)
             ft_prog_die(&err);
     }
-    for (int i = 0; i < o.n_adapters; i++)
+    for (int i = 0; i < o.n_adapters; i++) {
         ft_lora_free(ad[i]);
+        ft_merge_embed_free(&emb[i]);
+    }
     ft_tokenizer_free(tok);
     free(st);
     ft_model_free(m);

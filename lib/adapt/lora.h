@@ -97,6 +97,13 @@ ft_lora *ft_lora_new(ft_model *m, const ft_lora_opts *o, uint64_t seed, ft_err *
  * is a tensor whose module is not in m or whose shape differs. */
 ft_lora *ft_lora_load(ft_model *m, const char *dir, ft_err *err);
 
+/* ft_lora_load with flags: FT_LORA_SKIP_EMBEDDING leaves LoRA on the token
+ * embedding (PEFT's lora_embedding_A/B) to the caller instead of refusing
+ * it (ft-merge folds it, see merge.h); an adapter with nothing else then
+ * loads with no modules. */
+enum { FT_LORA_SKIP_EMBEDDING = 1 };
+ft_lora *ft_lora_load_flags(ft_model *m, const char *dir, int flags, ft_err *err);
+
 void ft_lora_free(ft_lora *l);
 
 /* Put the adapters into m's LoRA seam (one adapter set per model), or take

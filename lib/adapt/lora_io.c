@@ -255,14 +255,17 @@ static int read_targets(ft_lora *l, const json_t *c, ft_err *err)
     return 0;
 }
 
-/* Split a tensor name into its module path and which matrix (0 A, 1 B). */
+/* Split a tensor name into its module path and which matrix (0 A, 1 B);
+ * 1 for LoRA on the embedding when skip_embedding says to leave it. */
 static int parse_name(const char *name, const char *file, char *path, size_t n, int *which,
-                      ft_err *err)
+                      int skip_embedding, ft_err *err)
 {
     static const char pre[] = "base_model.model.";
     size_t len = strlen(name), lp = sizeof pre - 1;
     static const char *const sfx[2] = {".lora_A.weight", ".lora_B.weight"};
 
+    if (strstr(name, "lora_embedding_") && skip_embedding)
+        return 1;
     if (strstr(name, "lora_embedding_"))
         return ft_err_set(err, "%s: tensor %s: LoRA on embeddings is not supported", file,
                           name);
@@ -284,11 +287,12 @@ static int parse_name(const char *name, const char *file, char *path, size_t n, 
 }
 
 /* Fill l's modules from the file's tensors, in the model's table order. */
-static int read_tensors(ft_lora *l, const ft_safetensors *st, const char *file, ft_err *err)
+static int read_tensors(ft_lora *l, const ft_safetensors *st, const char *file, int flags,
+                        ft_err *err)
 {
     ft_model *m = l->m;
     const ft_st_tensor **ab = ft_calloc(2 * (size_t)m->n_tensors, sizeof *ab, err);
-    int rc = -1;
+    int rc = -1, skipped = 0, k;
 
     if (!ab)
         return -1;
@@ -296,8 +300,13 @@ static int read_tensors(ft_lora *l, const ft_safetensors *st, const char *file, 
         const ft_st_tensor *t = &st->tensors[i];
         char path[512], wname[530];
         int which = 0, id;
-        if (parse_name(t->name, file, path, sizeof path, &which, err) < 0)
+        if ((k = parse_name(t->name, file, path, sizeof path, &which,
+                            flags & FT_LORA_SKIP_EMBEDDING, err)) < 0)
             goto out;
+        if (k > 0) {
+            skipped++;
+            continue;
+        }
         snprintf(wname, sizeof wname, "%s.weight", path);
         if ((id = ft_model_find(m, wname)) < 0) {
             ft_err_set(err, "%s: tensor %s: the model has no module %s (an adapter for "
@@ -348,7 +357,7 @@ static int read_tensors(ft_lora *l, const ft_safetensors *st, const char *file, 
         if (ft_lora_add_module(l, id, err) < 0)
             goto out;
     }
-    if (l->n_mods == 0) {
+    if (l->n_mods == 0 && !skipped) {
         ft_err_set(err, "%s: no LoRA tensors", file);
         goto out;
     }
@@ -368,6 +377,11 @@ out:
 }
 
 ft_lora *ft_lora_load(ft_model *m, const char *dir, ft_err *err)
+{
+    return ft_lora_load_flags(m, dir, 0, err);
+}
+
+ft_lora *ft_lora_load_flags(ft_model *m, const char *dir, int flags, ft_err *err)
 {
     char *cpath = NULL, *wpath = NULL, *text = NULL;
     size_t n;
@@ -395,7 +409,7 @@ ft_lora *ft_lora_load(ft_model *m, const char *dir, ft_err *err)
         goto fail;
     if (!(st = ft_safetensors_open(wpath, err)))
         goto fail;
-    if (read_tensors(l, st, wpath, err) < 0 || read_targets(l, c, err) < 0)
+    if (read_tensors(l, st, wpath, flags, err) < 0 || read_targets(l, c, err) < 0)
         goto fail;
     ft_safetensors_close(st);
     json_decref(c);

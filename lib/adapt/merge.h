@@ -9,11 +9,11 @@
  * how much of each tensor's update survives rounding to the output type.
  *
  * A tied model (the classifier is the token embedding) is never changed
- * through the other name: an adapter on lm_head of a tied model needs the
- * pair untied first (ft_merge_untie), so the embedding keeps its values and
- * only the new lm_head gets the update -- what the unmerged PEFT model
- * computes. PEFT's own merge would change the shared tensor, and with it
- * every input embedding.
+ * through the other name: an adapter on lm_head, or on the embedding, of a
+ * tied model needs the pair untied first (ft_merge_untie), so only the
+ * adapted half gets the update -- what the unmerged PEFT model computes.
+ * PEFT's own merge would change the shared tensor, and with it the other
+ * half.
  *
  * Not here: reading adapters (lora.h), writing models (model/convert.h),
  * llama.cpp's adapter files (lora_gguf.h). */
@@ -29,9 +29,25 @@
 /* The true scale of an adapter in double: alpha/r, or alpha/√r (rsLoRA). */
 double ft_merge_scale(const ft_lora *l);
 
-/* 1 when the PEFT adapter directory dir holds LoRA matrices on lm_head
- * (which a tied model has only as its embedding), 0 when not, -1 on error. */
-int ft_merge_adapter_has_head(const char *dir, ft_err *err);
+/* Which halves of a tied pair the PEFT adapter directory dir changes:
+ * FT_MERGE_HEAD (LoRA matrices on lm_head) | FT_MERGE_EMBED (LoRA on the
+ * token embedding), 0 for neither, -1 on error. */
+enum { FT_MERGE_HEAD = 1, FT_MERGE_EMBED = 2 };
+int ft_merge_adapter_touches(const char *dir, ft_err *err);
+
+/* PEFT's LoRA on the token embedding: lora_embedding_A [r, V] and
+ * lora_embedding_B [C, r]; the embedding's update is s·(B·A)ᵀ [V, C]. */
+typedef struct ft_merge_embed {
+    float *A, *B;        /* NULL when the adapter has none */
+    int r;
+} ft_merge_embed;
+
+/* Read the embedding LoRA of adapter dir (of rank r) for m into e: 1 when
+ * there is one, 0 when not (e->A NULL), -1 on error (a tensor missing or of
+ * another shape than m needs, named). */
+int ft_merge_embed_load(const ft_model *m, const char *dir, int r, ft_merge_embed *e,
+                        ft_err *err);
+void ft_merge_embed_free(ft_merge_embed *e);
 
 /* A copy of the tied model m with its own lm_head (equal to the embedding,
  * in the embedding's storage type) and tie_word_embeddings false in its
@@ -55,11 +71,13 @@ typedef struct ft_merge_stat {
 } ft_merge_stat;
 
 /* Fold the n adapters ad[i] (each loaded for m) with weights w[i] (NULL:
- * all 1) into m's parameters. dtype: the output type of every tensor
+ * all 1) into m's parameters; emb (NULL, or n entries) adds adapter i's
+ * embedding LoRA with ad[i]'s scale. dtype: the output type of every tensor
  * (FT_DTYPE_F32, F16, BF16), or -1 for each tensor's own storage type.
  * *stats (malloc'd, *n_stats entries, table order) describes each changed
  * tensor; stats may be NULL. On error m may be partly changed. */
-int ft_merge_fold(ft_model *m, ft_lora *const *ad, const double *w, int n, int dtype,
-                  ft_merge_stat **stats, int *n_stats, ft_err *err);
+int ft_merge_fold(ft_model *m, ft_lora *const *ad, const ft_merge_embed *emb,
+                  const double *w, int n, int dtype, ft_merge_stat **stats, int *n_stats,
+                  ft_err *err);
 
 #endif

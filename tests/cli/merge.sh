@@ -1,7 +1,8 @@
 #!/bin/sh
 # ft-merge against independent values:
 # - merged models (Llama, Qwen2 with lm_head on a tied base, GPT-2; one
-#   adapter, a weighted pair, an rsLoRA one; f32 and bf16 outputs; the real
+#   adapter, a weighted pair, an rsLoRA one, LoRA on the embedding (tied
+#   pairs untied); f32 and bf16 outputs; the real
 #   stories260K with an adapter from ft-train) are read back by
 #   tests/ref/merge_ref.py, which computes W + sum w s B A in float64 from
 #   the files it wrote and the logits of the unmerged base + adapters;
@@ -75,6 +76,28 @@ grep -q "ties to the embedding: the output gets its own lm_head" err ||
     fail "qwen2 untie: not said on stderr: $(head -2 err)"
 grep -q '"tie_word_embeddings": false' qwen2/untied/config.json ||
     fail "qwen2 untie: config.json still tied"
+
+# PEFT's LoRA on the embedding (lora_embedding_A/B): untied Llama with a
+# weighted pair; tied Qwen2 with the embedding alone (untied: lm_head keeps
+# the base's embedding); tied GPT-2 (tensors only: the reference runs GPT-2
+# tied); not written to llama.cpp adapter files
+ref make --family llama --out el --embed
+merge -q -m el/model -a el/a1 -a el/a2 --weights 0.7,-1.5 -o el/m --dtype f32 ||
+    fail "llama embedding merge"
+ref check --base el/model --adapter el/a1 --adapter el/a2 --weights=0.7,-1.5 --merged el/m \
+    --logits
+ref make --family qwen2 --out eq --embed
+run merge -m eq/model -a eq/a1 -o eq/m --dtype f32
+[ "$rc" -eq 0 ] || fail "qwen2 embedding merge: $(cat err)"
+grep -q "an adapter changes the embedding, which eq/model ties to the classifier" err ||
+    fail "qwen2 embedding untie: not said on stderr: $(head -1 err)"
+ref check --base eq/model --adapter eq/a1 --merged eq/m --logits
+ref make --family gpt2 --out eg --embed
+merge -q -m eg/model -a eg/a1 -o eg/m --dtype f32 || fail "gpt2 embedding merge"
+ref check --base eg/model --adapter eg/a1 --merged eg/m
+run merge -m eg/model -a eg/a1 -o eg.gguf --format gguf-lora
+expect "embedding to gguf-lora" 1 "LoRA on the token embedding is not written to llama.cpp"
+nothing_at eg.gguf "embedding to gguf-lora"
 
 # the real stories260K (Llama 2 shape, tied) with an adapter ft-train made
 if [ -f "$data/llama2c/hf/config.json" ]; then

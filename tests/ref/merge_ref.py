@@ -5,6 +5,7 @@ give, computed in float64 from the files themselves, independently of ft.
   merge_ref.py make --family F --out DIR [--dtype T] [--head]
       DIR/model: a tiny random base (hfref's sizes); DIR/a1: a PEFT LoRA
       adapter on every linear layer (r 4, alpha 8; with --head lm_head too);
+      (with --embed PEFT's LoRA on the embedding too: lora_embedding_A/B);
       DIR/a2: an rsLoRA adapter on PEFT's default targets (r 8, alpha 4,
       scale 4/sqrt(8)); both with non-zero B.
 
@@ -67,7 +68,9 @@ def lora_pair(fin, fout, r, gen):
     return hfref.round_to(a, "f32"), hfref.round_to(b, "f32")
 
 
-def write_adapter(out, cfg, mods, r, alpha, rslora, gen, targets):
+def write_adapter(out, cfg, mods, r, alpha, rslora, gen, targets, embed=None):
+    """embed: None, or (module path, V, C): PEFT's LoRA on the embedding too,
+    lora_embedding_A [r, V] and lora_embedding_B [C, r] (no ".weight")."""
     ab = {path: lora_pair(fin, fout, r, gen) for path, fin, fout in mods}
     os.makedirs(out, exist_ok=True)
     hfref.write_json(os.path.join(out, "adapter_config.json"),
@@ -75,6 +78,12 @@ def write_adapter(out, cfg, mods, r, alpha, rslora, gen, targets):
     tensors = []
     for path, (a, b) in ab.items():
         tensors += [(hfref.lora_key(path, "A"), a, "F32"), (hfref.lora_key(path, "B"), b, "F32")]
+    if embed:
+        path, V, C = embed
+        ea = hfref.round_to(torch.randn(r, V, generator=gen, dtype=torch.float64) * 0.1, "f32")
+        eb = hfref.round_to(torch.randn(C, r, generator=gen, dtype=torch.float64) * 0.1, "f32")
+        tensors += [("base_model.model.%s.lora_embedding_A" % path, ea, "F32"),
+                    ("base_model.model.%s.lora_embedding_B" % path, eb, "F32")]
     hfref.st_write(os.path.join(out, "adapter_model.safetensors"), tensors, {"format": "pt"})
 
 
@@ -89,7 +98,11 @@ def cmd_make(a):
     if a.head:
         every.append(("lm_head", d.hidden, d.vocab))
         names1.append("lm_head")
-    write_adapter(os.path.join(a.out, "a1"), cfg, every, 4, 8, False, gen, names1)
+    embed = None
+    if a.embed:
+        embed = ("transformer.wte" if d.gpt2 else "model.embed_tokens", d.vocab, d.hidden)
+        names1.append(embed[0].split(".")[-1])
+    write_adapter(os.path.join(a.out, "a1"), cfg, every, 4, 8, False, gen, names1, embed)
     default = hfref.LORA_DEFAULT_TARGETS[a.family]
     mods2 = [(p, fi, fo) for p, fi, fo, _ in hfref.lora_modules(cfg, default)]
     write_adapter(os.path.join(a.out, "a2"), cfg, mods2, 8, 4, True, gen, default)
@@ -119,17 +132,20 @@ def cmd_survival(a):
 # --- reading adapters -----------------------------------------------------------------
 
 def read_adapter(path):
-    """(scale, {module path: (A, B)}) in float64."""
+    """(scale, {module path: (A, B)}, {embedding path: (A [r, V], B [C, r])})
+    in float64."""
     with open(os.path.join(path, "adapter_config.json")) as f:
         c = json.load(f)
     r, alpha = c["r"], c["lora_alpha"]
     scale = alpha / (math.sqrt(r) if c.get("use_rslora") else r)
     raw, _ = hfref.st_read(os.path.join(path, "adapter_model.safetensors"))
-    ab = {}
+    ab, emb = {}, {}
     for name, t in raw.items():
         path_, which = name[len("base_model.model."):].rsplit(".lora_", 1)
-        ab.setdefault(path_, [None, None])["AB".index(which[0])] = t.to(torch.float64)
-    return scale, {k: tuple(v) for k, v in ab.items()}
+        into = emb if which.startswith("embedding_") else ab
+        into.setdefault(path_, [None, None])["AB".index(which[-1] if into is emb else which[0])] \
+            = t.to(torch.float64)
+    return scale, {k: tuple(v) for k, v in ab.items()}, {k: tuple(v) for k, v in emb.items()}
 
 
 def read_all(a):
@@ -144,18 +160,22 @@ def conv1d(cfg, path):
 
 
 def reference_merge(cfg, base, adapters):
-    """(config, params) of the merged model in float64, lm_head untied when
-    an adapter changes it on a tied base."""
+    """(config, params) of the merged model in float64, lm_head untied (a
+    copy of the base's embedding) when an adapter changes either half of a
+    tied pair; the embedding's update is w s (B A)^T (PEFT's Embedding)."""
     cfg, p = dict(cfg), dict(base)
     d = hfref.Dims(cfg)
-    for w, s, ab in adapters:
+    E = "transformer.wte.weight" if d.gpt2 else "model.embed_tokens.weight"
+    if d.tied and any("lm_head" in ab or emb for _, _, ab, emb in adapters):
+        p["lm_head.weight"] = p[E]
+        cfg["tie_word_embeddings"] = False
+    for w, s, ab, emb in adapters:
         for path, (A, B) in ab.items():
             name = path + ".weight"
             delta = w * s * (B @ A)
-            if path == "lm_head" and name not in p:
-                p[name] = p["transformer.wte.weight" if d.gpt2 else "model.embed_tokens.weight"]
-                cfg["tie_word_embeddings"] = False
             p[name] = p[name] + (delta.t() if conv1d(cfg, path) else delta)
+        for path, (A, B) in emb.items():
+            p[E] = p[E] + w * s * (B @ A).t()
     return cfg, p
 
 
@@ -163,7 +183,7 @@ def stacked_lora(adapters):
     """One hfref.Lora with every adapter beside the base: ranks stacked,
     B scaled by w s (scale 1)."""
     out = {}
-    for w, s, ab in adapters:
+    for w, s, ab, _ in adapters:
         for path, (A, B) in ab.items():
             a0, b0 = out.get(path, (None, None))
             A2, B2 = A, w * s * B
@@ -225,12 +245,14 @@ def cmd_check(a):
         tokens = torch.randint(0, d.vocab, (2, 8), generator=gen)
         with torch.no_grad():
             # base + adapters unmerged (lm_head of a tied base: the untied sum)
-            head_only = [(w, s, {k: v for k, v in ab.items() if k == "lm_head"})
-                         for w, s, ab in adapters]
+            # (the head and the embedding lookup are linear in their weight:
+            # those two are merged here too)
+            head_only = [(w, s, {k: v for k, v in ab.items() if k == "lm_head"}, emb)
+                         for w, s, ab, emb in adapters]
             ucfg, up = reference_merge(cfg, base, head_only)
             want = hfref.forward(ucfg, up, tokens, lora=stacked_lora(
-                [(w, s, {k: v for k, v in ab.items() if k != "lm_head"})
-                 for w, s, ab in adapters]))
+                [(w, s, {k: v for k, v in ab.items() if k != "lm_head"}, {})
+                 for w, s, ab, _ in adapters]))
             mp = {k: v for k, v in got.items() if k in dict(hfref.param_shapes(mcfg))}
             have = hfref.forward(mcfg, mp, tokens)
         logit_diff = ((have - want).abs().max() / want.abs().max()).item()
@@ -291,12 +313,12 @@ def cmd_gguf(a):
     adapters = read_all(a)
     bad, n = [], 0
     paths = []
-    for _, _, ab in adapters:
+    for _, _, ab, _ in adapters:
         paths += [p for p in ab if p not in paths]
     for path in paths:
         gname = gguf_name(path)
-        A = torch.cat([ab[path][0] for _, _, ab in adapters if path in ab], 0)
-        B = torch.cat([w * s * ab[path][1] for w, s, ab in adapters if path in ab], 1)
+        A = torch.cat([ab[path][0] for _, _, ab, _ in adapters if path in ab], 0)
+        B = torch.cat([w * s * ab[path][1] for w, s, ab, _ in adapters if path in ab], 1)
         if d.family == "llama" and path.endswith("self_attn.q_proj"):
             B = permute(B, d.heads)
         elif d.family == "llama" and path.endswith("self_attn.k_proj"):
@@ -336,6 +358,7 @@ def main():
     m.add_argument("--dtype", choices=("f32", "f16", "bf16"), default="f32")
     m.add_argument("--seed", type=int, default=1)
     m.add_argument("--head", action="store_true", help="a1 adapts lm_head too")
+    m.add_argument("--embed", action="store_true", help="a1 adapts the embedding too")
     s = sub.add_parser("survival")
     s.add_argument("--out", required=True)
     for name in ("check", "gguf"):

@@ -68,22 +68,29 @@ static ft_model *load_model(const char *path)
 static int lora_fits(FILE *out, const char *dir, const char *model)
 {
     ft_model *m = load_model(model), *u;
+    ft_merge_embed e = {0};
     ft_lora *l;
     ft_err err;
-    int head = m->cfg.tied ? ft_merge_adapter_has_head(dir, &err) : 0;
+    int parts = ft_merge_adapter_touches(dir, &err), rc, untied = 0;
 
-    if (head < 0)
+    if (parts < 0)
         ft_prog_die(&err);
-    if (head) {
+    if (m->cfg.tied && parts) {
+        untied = 1;
         if (!(u = ft_merge_untie(m, &err)))
             ft_prog_die(&err);
         ft_model_free(m);
         m = u;
     }
-    l = ft_lora_load(m, dir, &err);
-    int rc = fits(out, model, l ? NULL : &err);
-    if (l && head)
+    l = ft_lora_load_flags(m, dir, FT_LORA_SKIP_EMBEDDING, &err);
+    if (l && ft_merge_embed_load(m, dir, l->r, &e, &err) < 0) {
+        ft_lora_free(l);
+        l = NULL;
+    }
+    rc = fits(out, model, l ? NULL : &err);
+    if (l && untied)
         fprintf(out, "note merging unties lm_head from the embedding of %s\n", model);
+    ft_merge_embed_free(&e);
     ft_lora_free(l);
     ft_model_free(m);
     return rc;
