@@ -1,6 +1,7 @@
 /* ft-split: cut a record stream by a hash of each id: a test split,
  * shards, samples, per-class samples, or a bounded-memory shuffle. The
  * choices are in lib/data/split.c; this file reads options and streams. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ enum {
     OPT_SHUFFLE,
     OPT_BUFFER,
     OPT_MAX_RECORD,
+    OPT_REST,
 };
 
 enum mode { MODE_NONE, MODE_TEST, MODE_PARTS, MODE_SAMPLE, MODE_PER_CLASS, MODE_SHUFFLE };
@@ -33,7 +35,7 @@ struct options {
     long sample;
     long buffer;
     size_t max_record_bytes;
-    const char *output, *test_out;
+    const char *output, *test_out, *rest;
     char **inputs;
     int n_inputs;
 };
@@ -41,8 +43,9 @@ struct options {
 /* What the run needs while streaming. */
 struct run {
     struct options *o;
-    ft_recout main, test;
-    int has_main, has_test;
+    ft_recout main, test, rest;
+    int has_main, has_test, has_rest;
+    int stdin_fd;               /* --rest: standard input spooled, else -1 */
     ft_sampler *sampler;
     ft_shuffler *shuffler;
     uint64_t n_in, n_test;
@@ -67,6 +70,8 @@ static void usage(int status)
             "Options:\n"
             "  -o, --output FILE        records (train side) to FILE ('-': standard output)\n"
             "      --test-out FILE      the test side to FILE ('-': standard output)\n"
+            "      --rest FILE          --sample, --per-class: the records not sampled to\n"
+            "                           FILE, in stream order\n"
             "      --buffer N           --shuffle buffer in records (default 10000)\n"
             "      --max-record-bytes N largest record (default 64M)\n" FT_PROG_HELP);
     exit(status);
@@ -94,6 +99,7 @@ static void parse_options(int argc, char **argv, struct options *o)
         {"shuffle", no_argument, 0, OPT_SHUFFLE},
         {"buffer", required_argument, 0, OPT_BUFFER},
         {"max-record-bytes", required_argument, 0, OPT_MAX_RECORD},
+        {"rest", required_argument, 0, OPT_REST},
         FT_PROG_LONG,
     };
     ft_err err;
@@ -113,6 +119,9 @@ static void parse_options(int argc, char **argv, struct options *o)
             break;
         case OPT_TEST_OUT:
             o->test_out = optarg;
+            break;
+        case OPT_REST:
+            o->rest = optarg;
             break;
         case OPT_PARTS:
             set_mode(o, MODE_PARTS, "--parts");
@@ -158,6 +167,10 @@ static void parse_options(int argc, char **argv, struct options *o)
         ft_prog_usage_error("--test-out goes with --test");
     if (o->test_out && !strcmp(o->test_out, "-") && o->output && !strcmp(o->output, "-"))
         ft_prog_usage_error("-o and --test-out cannot both be standard output");
+    if (o->rest && o->mode != MODE_SAMPLE && o->mode != MODE_PER_CLASS)
+        ft_prog_usage_error("--rest goes with --sample or --per-class");
+    if (o->rest && !strcmp(o->rest, "-") && (!o->output || !strcmp(o->output, "-")))
+        ft_prog_usage_error("the sample and --rest cannot both be standard output: give -o");
     o->inputs = argv + optind;
     o->n_inputs = argc - optind;
 }
@@ -204,18 +217,101 @@ static int split_one(struct run *r, const ft_record *rec, ft_err *err)
     return 0;
 }
 
-static int split_input(struct run *r, const char *path, ft_err *err)
+/* A descriptor for an input: standard input (or its spooled copy, read
+ * from the start) or a file opened now. */
+static int open_input(struct run *r, const char *path, ft_err *err)
 {
-    int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : 0;
-    ft_record rec;
-    int rc;
+    int fd;
 
+    if (strcmp(path, "-"))
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    else if (r->stdin_fd < 0)
+        fd = dup(0);
+    else
+        fd = dup(r->stdin_fd);
     if (fd < 0)
         return ft_err_errno(err, path);
+    if (r->stdin_fd >= 0 && !strcmp(path, "-") && lseek(fd, 0, SEEK_SET) < 0) {
+        close(fd);
+        return ft_err_errno(err, "spooled standard input");
+    }
+    return fd;
+}
+
+/* The whole of standard input into an unlinked temporary file, so that
+ * --rest can read it a second time. */
+static int spool_stdin(struct run *r, ft_err *err)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096], buf[1 << 16];
+    ssize_t n;
+
+    snprintf(path, sizeof path, "%s/ft-split.XXXXXX", dir && *dir ? dir : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return ft_err_errno(err, path);
+    unlink(path);
+    while ((n = read(0, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            close(fd);
+            return ft_err_errno(err, "standard input");
+        }
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(fd, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                close(fd);
+                return ft_err_errno(err, "spool for standard input");
+            }
+            off += w;
+        }
+    }
+    r->stdin_fd = fd;
+    return 0;
+}
+
+/* Pass 2 of --rest: every record whose position is not among the kept
+ * ones (pos[*next...] ascending), in stream order. */
+static int rest_input(struct run *r, const char *path, const uint64_t *pos, size_t n_pos,
+                      size_t *next, uint64_t *seq, ft_err *err)
+{
+    ft_record rec;
+    int rc, fd = open_input(r, path, err);
+
+    if (fd < 0)
+        return -1;
     ft_reader *rd = ft_reader_open(fd, path, r->o->max_record_bytes, err);
     if (!rd) {
-        if (fd > 0)
-            close(fd);
+        close(fd);
+        return -1;
+    }
+    while ((rc = ft_reader_next(rd, &rec, err)) == 1) {
+        if (*next < n_pos && pos[*next] == *seq)
+            ++*next;
+        else if (ft_writer_put_raw(r->rest.w, &rec, err) < 0) {
+            rc = -1;
+            break;
+        }
+        ++*seq;
+    }
+    ft_reader_free(rd);
+    close(fd);
+    return rc;
+}
+
+static int split_input(struct run *r, const char *path, ft_err *err)
+{
+    ft_record rec;
+    int rc, fd = open_input(r, path, err);
+
+    if (fd < 0)
+        return -1;
+    ft_reader *rd = ft_reader_open(fd, path, r->o->max_record_bytes, err);
+    if (!rd) {
+        close(fd);
         return -1;
     }
     while ((rc = ft_reader_next(rd, &rec, err)) == 1) {
@@ -230,8 +326,7 @@ static int split_input(struct run *r, const char *path, ft_err *err)
         }
     }
     ft_reader_free(rd);
-    if (fd > 0)
-        close(fd);
+    close(fd);
     return rc;
 }
 
@@ -241,6 +336,8 @@ static void fail(struct run *r, ft_err *err)
         ft_recout_abort(&r->main);
     if (r->has_test)
         ft_recout_abort(&r->test);
+    if (r->has_rest)
+        ft_recout_abort(&r->rest);
     ft_prog_die(err);
 }
 
@@ -261,12 +358,17 @@ static void open_outputs(struct run *r, ft_err *err)
             fail(r, err);
         r->has_test = 1;
     }
+    if (o->rest) {
+        if (ft_recout_open(&r->rest, o->rest, ft_prog.force, err) < 0)
+            fail(r, err);
+        r->has_rest = 1;
+    }
 }
 
 int main(int argc, char **argv)
 {
     struct options o = {0};
-    struct run r = {.o = &o};
+    struct run r = {.o = &o, .stdin_fd = -1};
     char *stdin_only[] = {"-"};
     ft_err err;
 
@@ -278,6 +380,10 @@ int main(int argc, char **argv)
         o.n_inputs = 1;
     }
     open_outputs(&r, &err);
+    if (o.rest)
+        for (int i = 0; i < o.n_inputs; i++)
+            if (!strcmp(o.inputs[i], "-") && r.stdin_fd < 0 && spool_stdin(&r, &err) < 0)
+                fail(&r, &err);
     if (o.mode == MODE_SAMPLE || o.mode == MODE_PER_CLASS)
         r.sampler = ft_sampler_new((size_t)o.sample, &err);
     if (o.mode == MODE_SHUFFLE)
@@ -291,6 +397,18 @@ int main(int argc, char **argv)
     if ((r.sampler && ft_sampler_write(r.sampler, r.main.w, &err) < 0) ||
         (r.shuffler && ft_shuffler_drain(r.shuffler, r.main.w, &err) < 0))
         fail(&r, &err);
+    if (o.rest) {
+        uint64_t *pos, seq = 0;
+        size_t n_pos, next = 0;
+        if (ft_sampler_positions(r.sampler, &pos, &n_pos, &err) < 0)
+            fail(&r, &err);
+        for (int i = 0; i < o.n_inputs; i++)
+            if (rest_input(&r, o.inputs[i], pos, n_pos, &next, &seq, &err) < 0) {
+                free(pos);
+                fail(&r, &err);
+            }
+        free(pos);
+    }
     if (r.sampler && o.mode == MODE_PER_CLASS)
         for (size_t g = 0; g < ft_sampler_groups(r.sampler); g++) {
             const char *name;
@@ -303,7 +421,8 @@ int main(int argc, char **argv)
         ft_prog_info("%llu records, %llu in test", (unsigned long long)r.n_in,
                      (unsigned long long)r.n_test);
     if ((r.has_main && ft_recout_commit(&r.main, &err) < 0) ||
-        (r.has_test && ft_recout_commit(&r.test, &err) < 0))
+        (r.has_test && ft_recout_commit(&r.test, &err) < 0) ||
+        (r.has_rest && ft_recout_commit(&r.rest, &err) < 0))
         ft_prog_die(&err);
     ft_sampler_free(r.sampler);
     ft_shuffler_free(r.shuffler);

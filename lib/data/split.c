@@ -182,6 +182,32 @@ int ft_sampler_write(ft_sampler *s, ft_writer *w, ft_err *err)
     return rc;
 }
 
+static int by_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int ft_sampler_positions(const ft_sampler *s, uint64_t **pos, size_t *n, ft_err *err)
+{
+    size_t total = 0, k = 0;
+
+    for (size_t i = 0; i < s->n_groups; i++)
+        total += s->groups[i].n;
+    *pos = NULL;
+    *n = 0;
+    if (!total)
+        return 0;
+    if (!(*pos = ft_calloc(total, sizeof **pos, err)))
+        return -1;
+    for (size_t i = 0; i < s->n_groups; i++)
+        for (size_t j = 0; j < s->groups[i].n; j++)
+            (*pos)[k++] = s->groups[i].heap[j].seq;
+    qsort(*pos, total, sizeof **pos, by_u64);
+    *n = total;
+    return 0;
+}
+
 size_t ft_sampler_groups(const ft_sampler *s)
 {
     return s->n_groups;

@@ -50,6 +50,9 @@ int ft_sampler_offer(ft_sampler *s, const char *group, size_t group_len, uint64_
                      const ft_record *rec, ft_err *err);
 /* Write every kept record, in the order they came, to w. */
 int ft_sampler_write(ft_sampler *s, ft_writer *w, ft_err *err);
+/* The stream positions (0-based, in offer order) of every kept record,
+ * ascending, in a new array of *n entries (NULL when none). */
+int ft_sampler_positions(const ft_sampler *s, uint64_t **pos, size_t *n, ft_err *err);
 /* The number of groups seen, and how many records group g kept. */
 size_t ft_sampler_groups(const ft_sampler *s);
 size_t ft_sampler_kept(const ft_sampler *s, size_t g, const char **name, size_t *len);

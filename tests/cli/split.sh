@@ -34,6 +34,22 @@ done
 "$FT_BIN/ft-split" --sample 100 --seed 7 all.mp | ids >sample.ids
 "$FT_BIN/ft-split" --per-class 50 --seed 7 all.mp | ids >perclass.ids
 "$FT_BIN/ft-export" --format csv --fields id,label --no-header all.mp >labels.csv
+# --rest: the records not sampled, in stream order, from a file and from
+# a pipe (spooled for the second pass), two files in a row too.
+"$FT_BIN/ft-split" --per-class 50 --seed 7 --rest rest.mp -o pc.mp all.mp || fail "--rest"
+ids rest.mp >rest.ids
+cmp -s perclass.ids "$(ids pc.mp >pc.ids; echo pc.ids)" || fail "--rest changed the sample"
+"$FT_BIN/ft-split" --per-class 50 --seed 7 --rest rest2.mp -o pc2.mp <all.mp || fail "--rest pipe"
+cmp -s rest.mp rest2.mp && cmp -s pc.mp pc2.mp || fail "--rest from a pipe differs"
+"$FT_BIN/ft-split" --sample 100 --seed 7 --rest srest.mp -o s.mp r1.mp - <t1.mp ||
+    fail "--rest two inputs"
+cat r1.mp t1.mp | ids >two.ids
+ids srest.mp >srest.ids
+ids s.mp >s.ids
+"$FT_BIN/ft-split" --sample 3 --rest - all.mp >/dev/null 2>err; [ $? -eq 2 ] ||
+    fail "--rest and the sample both on stdout: not exit 2"
+"$FT_BIN/ft-split" --test 0.5 --rest x.mp all.mp >/dev/null 2>err; [ $? -eq 2 ] ||
+    fail "--rest with --test: not exit 2"
 
 # Sides, parts and samples as the specification says.
 if [ -x "$PY" ]; then
@@ -56,6 +72,11 @@ keep = set()
 for lab in ("a", "b"):
     keep |= set([i for i in order if labels[i] == lab][:50])
 assert [i for i in ids if i in keep] == [l.rstrip("\n") for l in open("perclass.ids")], "per-class"
+assert [i for i in ids if i not in keep] == [l.rstrip("\n") for l in open("rest.ids")], "rest"
+two = [l.rstrip("\n") for l in open("two.ids")]
+keep = set(sorted(two, key=lambda i: xxh64.xxh64(key(i), 7 ^ 0x73616d70))[:100])
+assert [i for i in two if i in keep] == [l.rstrip("\n") for l in open("s.ids")], "sample of two"
+assert [i for i in two if i not in keep] == [l.rstrip("\n") for l in open("srest.ids")], "rest of two"
 print("oracle agrees")
 PY
 fi
