@@ -78,6 +78,16 @@ else
     echo "note: node or tests/node/node_modules absent, gpt-3-encoder comparison skipped"
 fi
 
+# GPT-2's files under their Hugging Face names: vocab.json + merges.txt are
+# encoder.json + vocab.bpe, and give the same ids.
+mkdir hfnames
+cp "$GPT2/encoder.json" hfnames/vocab.json
+cp "$GPT2/vocab.bpe" hfnames/merges.txt
+"$FT_BIN/ft-tokenize" -m hfnames cr.mp >hf-tok.mp || fail "vocab.json + merges.txt"
+cmp -s hf-tok.mp cr-tok.mp || fail "vocab.json + merges.txt: ids differ from encoder.json's"
+"$FT_BIN/ft-tokenize" --tokenizer hfnames/vocab.json in.mp | dec | head -n 1 >got
+grep -q '"tokens": \[15496, 995\]' got || fail "--tokenizer vocab.json: $(cat got)"
+
 # Special tokens: a model directory whose tokenizer_config.json adds BOS/EOS.
 mkdir model
 cat >model/tokenizer.json <<'EOF'
