@@ -636,15 +636,17 @@ static int save_output(const ft_job *j, job_state *s, int64_t n_steps, ft_err *e
 }
 
 /* Classify with --eval: every held-out text scored against every label
- * (eval/score.h) by the trained model, adapter included. */
-static int score_eval(const ft_job *j, job_state *s, ft_job_result *res, ft_err *err)
+ * (eval/score.h) by the model as it is, adapter included. setup 0: the
+ * model is set up for training (during the run), 1: set it up here. */
+static int score_eval(const ft_job *j, job_state *s, int setup, double *accuracy,
+                      double *macro_f1, ft_err *err)
 {
     const ft_task_source *ts = &s->eval_task;
     ft_score_opts so = {ft_template_spec(s->tpl), (const char *const *)s->task.labels,
                         (const char *const *)s->task.words, s->task.n_labels, 0,
                         j->train.batch_size, j->train.seq_len + 1};
     const ft_prefix *seam = s->prefix ? ft_prefix_seam(s->prefix, NULL) : NULL;
-    ft_scorer *sc = ft_scorer_new(s->m, s->tok, seam, &so, 1, err);
+    ft_scorer *sc = ft_scorer_new(s->m, s->tok, seam, &so, setup, err);
     int L = s->task.n_labels, rc = -1;
     int *truth = ft_calloc(ts->n_kept, sizeof *truth, err);
     int *pred = ft_calloc(ts->n_kept, sizeof *pred, err);
@@ -673,8 +675,9 @@ static int score_eval(const ft_job *j, job_state *s, ft_job_result *res, ft_err 
     }
     if (ft_metrics_classify(&rep, truth, pred, ts->n_kept, L, err) < 0)
         goto done;
-    res->eval_accuracy = rep.accuracy;
-    res->eval_macro_f1 = rep.macro_f1;
+    *accuracy = rep.accuracy;
+    if (macro_f1)
+        *macro_f1 = rep.macro_f1;
     ft_cls_report_free(&rep);
     rc = 0;
 done:
@@ -683,6 +686,18 @@ done:
     free(pred);
     free(probs);
     return rc;
+}
+
+/* The trainer's eval_metric: accuracy by label scoring. */
+typedef struct eval_ctx {
+    const ft_job *j;
+    job_state *s;
+} eval_ctx;
+
+static int eval_accuracy(void *ctx, double *value, ft_err *err)
+{
+    eval_ctx *e = ctx;
+    return score_eval(e->j, e->s, 0, value, NULL, err);
 }
 
 static void free_state(job_state *s)
@@ -770,6 +785,12 @@ int ft_job_run(const ft_job *j, FILE *plan_out, ft_job_result *res, ft_err *err)
     }
     if (s.plan_extra)
         o.plan_extra = s.plan_extra;
+    eval_ctx ec = {j, &s};
+    if (j->task == FT_TASK_CLASSIFY && s.eval_task.n_kept) {
+        o.eval_metric = eval_accuracy;
+        o.eval_metric_ctx = &ec;
+        o.eval_metric_name = "eval_accuracy";
+    }
     if (!(s.trainer = ft_trainer_new(s.m, &o, err)))
         goto done;
     if (s.lora && add_lora(j, &s, err) < 0)
@@ -809,7 +830,8 @@ int ft_job_run(const ft_job *j, FILE *plan_out, ft_job_result *res, ft_err *err)
      * raises the peak. */
     ft_trainer_free(s.trainer);
     s.trainer = NULL;
-    if (j->task == FT_TASK_CLASSIFY && s.eval_task.n_kept && score_eval(j, &s, res, err) < 0) {
+    if (j->task == FT_TASK_CLASSIFY && s.eval_task.n_kept &&
+        score_eval(j, &s, 1, &res->eval_accuracy, &res->eval_macro_f1, err) < 0) {
         rc = -1;
         goto done;
     }

@@ -393,6 +393,9 @@ static int eval_step(ft_trainer *t, ft_err *err)
     if (ft_trainer_evaluate(t, t->eval_spool, t->eval_rows, t->n_eval_rows, &loss, err) < 0)
         return ft_err_prefix(err, "evaluation after update %lld", (long long)t->step);
     t->last_eval = loss;
+    if (t->o.eval_metric &&
+        t->o.eval_metric(t->o.eval_metric_ctx, &t->last_metric, err) < 0)
+        return ft_err_prefix(err, "evaluation after update %lld", (long long)t->step);
     if (isnan(t->best_eval) || loss < t->best_eval - t->o.min_delta) {
         t->best_eval = loss;
         t->best_step = t->step;
@@ -423,6 +426,8 @@ static int log_update(ft_trainer *t, double loss, double lr, double norm, double
     ft_rec_double(&b, "elapsed_s", ft_progress_elapsed(&t->prog));
     if (evaluated)
         ft_rec_double(&b, "eval_loss", t->last_eval);
+    if (evaluated && t->o.eval_metric)
+        ft_rec_double(&b, t->o.eval_metric_name, t->last_metric);
     rc = ft_writer_put(t->log, &b, err);
     if (rc == 0)
         rc = ft_writer_flush(t->log, err);

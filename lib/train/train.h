@@ -74,6 +74,13 @@ typedef struct ft_train_opts {
     int progress;            /* -1 never, 0 on a terminal, 1 always */
     volatile sig_atomic_t *stop; /* set non-zero (by a signal handler) to ask for
                                     a checkpoint and a clean stop */
+    /* After each evaluation (optional): the task's own measure of the
+     * evaluation data, e.g. classify's accuracy by label scoring, logged
+     * under eval_metric_name beside eval_loss (the model is set up for
+     * training: the callback must not call ft_model_setup). */
+    int (*eval_metric)(void *ctx, double *value, ft_err *err);
+    void *eval_metric_ctx;
+    const char *eval_metric_name;
     const char *plan_extra;  /* options of the method and task that must not
                                 change across a resume ("method=freeze ..."),
                                 compared verbatim */

@@ -43,6 +43,7 @@ struct ft_trainer {
     int64_t best_step;
     int bad_evals;
     double last_eval;
+    double last_metric;         /* o.eval_metric's value at the last evaluation */
     float *best;                /* with patience: the trained values at best_step,
                                    laid out as the optimiser's moments; else NULL */
 

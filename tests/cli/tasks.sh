@@ -115,6 +115,18 @@ for m in full freeze lora ptuning; do
     [ "$(meta $f ft_max_len)" = $ml ] || fail "$m: ft_max_len"
 done
 
+# Accuracy by label scoring at every evaluation, in the log; the last one is
+# the model that was written, so it equals the accuracy reported at the end.
+run train --task classify -b 4 --max-steps 3 --lr 1e-3 --eval cls.mp --eval-every 1 \
+    --log log.mp -v -o out-log cls.mp
+[ "$rc" -eq 0 ] || fail "eval log: $(cat err)"
+$PY "$MP" dec <log.mp >log.jsonl
+[ "$(grep -c '"eval_accuracy"' log.jsonl)" -eq 3 ] || fail "eval_accuracy in the log: $(cat log.jsonl)"
+last=$($PY -c '
+import json, sys
+print("%.4f" % [json.loads(l) for l in open("log.jsonl")][-1]["eval_accuracy"])')
+grep -q "^ft-train: cls.mp: accuracy $last, " err || fail "final accuracy $last: $(cat err)"
+
 # --- Bad records: one line naming the record, exit 1, no output ---------------
 bad() { # NAME TASK JSONL MESSAGE [OPTIONS]
     name=$1 task=$2 json=$3 msg=$4
