@@ -122,6 +122,18 @@ assert t["model"]["vocab"]["<s>"] == 0 and t["model"]["vocab"]["</s>"] == 1
 printf '{"text":"Hi"}\n' | enc | "$FT_BIN/ft-tokenize" --tokenizer v.json | dec >got
 grep -q '"tokens": \[0, ' got || fail "--add-bos: $(cat got)"
 
+# Qwen2's pattern (single digits) given as a regex, no special tokens, on
+# the SUBJ sentences.
+tsv_text "$EDA/subj/test.tsv" >subj.jsonl
+enc <subj.jsonl >subj.mp
+qwen2="(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+"$FT_BIN/ft-vocab" --size 500 --pattern "$qwen2" --special '' subj.mp >v.json ||
+    fail "ft-vocab subj"
+same_vocab qwen2 subj.jsonl 500 2 '' qwen2 0
+same_ids qwen2 v.json texts.jsonl
+"$FT_BIN/ft-vocab" --size 500 --pattern qwen2 --special '' subj.mp | cmp -s - v.json ||
+    fail "--pattern qwen2 differs from Qwen2's regex"
+
 # Min-frequency: with pairs seen at least 1000 times only, the vocabulary
 # stops short of the size (and says so).
 "$FT_BIN/ft-vocab" --size 5000 --min-frequency 1000 cr.mp >v.json 2>err ||
