@@ -63,6 +63,21 @@ for f in llama qwen2 gpt2; do
     merge -q -m $f/model -a $f/a1 -o $f/bf --dtype bf16 || fail "$f: bf16 merge"
     ref check --base $f/model --adapter $f/a1 --merged $f/bf --dtype bf16
 done
+# adapters ft-train made for the tiny Qwen2 and GPT-2 (all-linear; f16 out)
+$PY -c '
+import json
+for r in range(16):
+    print(json.dumps({"id": r, "tokens": [(7 * r + 5 * i) % 97 for i in range(17)]}))
+' | $PY "$MP" enc >d97.mp
+for f in qwen2 gpt2; do
+    "$FT_BIN/ft-train" -j 1 -q -m $f/model --method lora --lora-targets all-linear \
+        --seq-len 16 -b 4 --max-steps 3 --lr 5e-2 -o $f/ft.lora d97.mp || fail "$f: ft-train"
+    merge -q -m $f/model -a $f/ft.lora -o $f/ftm --dtype f32 || fail "$f: ft-train adapter"
+    ref check --base $f/model --adapter $f/ft.lora --merged $f/ftm --logits
+    merge -q -m $f/model -a $f/ft.lora -o $f/ftm16 --dtype f16 || fail "$f: f16 merge"
+    ref check --base $f/model --adapter $f/ft.lora --merged $f/ftm16 --dtype f16
+done
+
 # a check that must fail: the weights swapped
 $PY "$REF" check --base llama/model --adapter llama/a1 --adapter llama/a2 \
     --weights=-1.5,0.7 --merged llama/m2 >ref.out && fail "merge_ref.py accepts swapped weights"
@@ -279,12 +294,18 @@ if [ -f "$data/llama2c/hf/config.json" ]; then
         "mlp.gate_proj.lora_B.weight has shape [96, 4], this model needs [172, 4]"
     nothing_at x "shape mismatch"
 fi
-mkdir prefix
-printf '{"peft_type": "PREFIX_TUNING", "num_virtual_tokens": 4}' >prefix/adapter_config.json
+# a P-tuning v2 adapter ft-train made: refused with exit 2, described by --inspect
+"$FT_BIN/ft-train" -j 1 -q -m llama/model --method ptuning --prefix-len 4 --seq-len 16 -b 4 \
+    --max-steps 1 -o prefix d97.mp || fail "ft-train --method ptuning"
 run merge -m llama/model -a prefix -o x
 expect "prefix adapter" 2 "a P-tuning v2 (prefix) adapter changes no weight and cannot be \
 merged; load it at inference instead (-a prefix)"
 nothing_at x "prefix adapter"
+run merge -m llama/model -a llama/a1 -a prefix -o x
+expect "prefix adapter second" 2 "prefix: a P-tuning v2 (prefix) adapter"
+run merge --inspect prefix -m llama/model
+[ "$rc" -eq 0 ] && grep -qx "kind prefix" out && grep -qx "fits llama/model yes" out &&
+    grep -qx "tensor prompt_embeddings F32 4,128" out || fail "--inspect prefix: $(cat out)"
 run merge -m qwen2/model -a qwen2/a1 -o x.gguf --format gguf-lora
 expect "tied head to gguf-lora" 1 "llama.cpp's file of this model has no output.weight"
 nothing_at x.gguf "tied head to gguf-lora"
