@@ -471,10 +471,11 @@ static void lin_bwd(ft_model *m, int id, int bias_id, float *dinp, const float *
                     const float *inp, int N)
 {
     const ft_tensor *t = &m->tensors[id];
+    float *dw = ft_model_grad(m, id);
 
-    ft_linear_backward(dinp, ft_model_grad(m, id), bias_id >= 0 ? ft_model_grad(m, bias_id)
-                                                                : NULL,
-                       dout, ldo, inp, m->params + t->offset, N, t->shape[1], t->shape[0]);
+    m->n_weight_grads += dw != NULL;
+    ft_linear_backward(dinp, dw, bias_id >= 0 ? ft_model_grad(m, bias_id) : NULL, dout, ldo,
+                       inp, m->params + t->offset, N, t->shape[1], t->shape[0]);
     if (m->hook.backward)
         m->hook.backward(m->hook.ctx, id, dinp, dout, ldo, inp, N);
 }

@@ -24,7 +24,8 @@
  * Extension points (documented where they sit below):
  *   Freeze     trainable flags per tensor; frozen tensors get no gradient and
  *              no dW product, and backward stops below the lowest block that
- *              has anything to train (m->n_block_backward counts blocks run).
+ *              has anything to train (m->n_block_backward counts blocks run,
+ *              m->n_weight_grads the dW products of linear layers).
  *   LoRA       every linear product goes through one function that knows the
  *              tensor id; an ft_linear_hook adds an adapter's term there.
  *   P-tuning   ft_prefix: per-layer key/value entries before the real tokens,
@@ -173,6 +174,7 @@ typedef struct ft_model {
     char *file_prefix;         /* GPT-2: "transformer." or "" as the file had it */
     ft_linear_hook hook;       /* LoRA seam; hook.forward NULL: none */
     long n_block_backward;     /* debug: blocks whose backward ran, ever */
+    long n_weight_grads;       /* debug: dW products of linear layers run, ever */
     ft_model_run *run;         /* buffers of ft_model_setup (private) */
 } ft_model;
 

@@ -4,10 +4,14 @@
  *   writes a base and a PEFT-layout adapter with non-zero B plus the logits
  *   of base + adapter; ft loads both and must give those logits within 1e-4
  *   (Llama with GQA, Qwen2 with all-linear targets, GPT-2's fused Conv1D
- *   c_attn with rsLoRA);
+ *   c_attn with rsLoRA, Mistral);
+ * - default targets: with no --lora-targets, ft adapts the modules
+ *   lora_ref.py chose from its table of PEFT's per-family defaults;
  * - gradients: dA and dB from the hook's backward against central finite
  *   differences of the loss (all-linear, so the dx terms of upper adapters
- *   reach lower ones; once with dropout and a fixed mask), the base frozen;
+ *   reach lower ones; once with dropout and a fixed mask), the base frozen:
+ *   no gradient buffer and no dW product of any base matrix (the engine's
+ *   counter, which counts every one with the base trainable);
  * - layout: adapters ft writes are read by tests/ref/peft_layout.py (Python
  *   json and a hand parser of the safetensors header) against PEFT 0.12.0's
  *   key table and the shapes the model's config implies;
@@ -15,6 +19,7 @@
  *   unsupported PEFT features (use_dora, rank_pattern, modules_to_save
  *   tensors, LoRA on embeddings), r = 0, targets matching nothing.
  * Skips (77) when /usr/bin/python3 cannot import torch. */
+#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -116,6 +121,50 @@ static void test_roundtrip(const char *family, const char *extra, const char *na
     ft_model_free(m);
 }
 
+/* --- PEFT's default targets per family ----------------------------------------- */
+
+/* ft's default choice on the reference's base of dir is the module set and
+ * target_modules lora_ref.py took from its own table of PEFT's defaults
+ * (hfref.LORA_DEFAULT_TARGETS: q_proj, v_proj for Llama, Mistral and Qwen2;
+ * c_attn for GPT-2), recorded in its trajectory.json. */
+static void test_defaults(const char *dir, const char *name)
+{
+    char path[600];
+    ft_err err;
+    json_error_t jerr;
+    snprintf(path, sizeof path, "%s/trajectory.json", dir);
+    json_t *traj = json_load_file(path, 0, &jerr);
+    CHECK_MSG(traj != NULL, "%s: %s", path, jerr.text);
+    if (!traj)
+        return;
+    json_t *mods = json_object_get(traj, "modules"), *names = json_object_get(traj,
+                                                                           "target_modules");
+    ft_model *m = load_model(dir);
+    ft_lora_opts o;
+    ft_lora_opts_default(&o);
+    ft_lora *l = ft_lora_new(m, &o, 1, &err);
+    CHECK_MSG(l != NULL, "%s: %s", name, err.msg);
+    if (l) {
+        CHECK_MSG(l->n_mods == (int)json_array_size(mods), "%s: %d modules, the reference %zu",
+                  name, l->n_mods, json_array_size(mods));
+        for (size_t i = 0; i < json_array_size(mods); i++) {
+            const char *want = json_string_value(json_array_get(mods, i));
+            int found = 0;
+            for (int k = 0; k < l->n_mods; k++)
+                found |= !strcmp(l->mods[k].path, want);
+            CHECK_MSG(found, "%s: default targets lack %s", name, want);
+        }
+        CHECK_INT(l->n_target_names, (int)json_array_size(names));
+        for (int k = 0; k < l->n_target_names && k < (int)json_array_size(names); k++)
+            CHECK_STR(l->target_names[k], json_string_value(json_array_get(names, k)));
+        fprintf(stderr, "%s: default targets %s... (%d modules)\n", name,
+                l->n_target_names ? l->target_names[0] : "", l->n_mods);
+    }
+    ft_lora_free(l);
+    ft_model_free(m);
+    json_decref(traj);
+}
+
 /* --- Gradients against finite differences ------------------------------------- */
 
 static double step_loss(ft_model *m, ft_lora *l, const ft_batch *b, double denom)
@@ -168,9 +217,14 @@ static void test_gradients(const char *dir, const char *targets, double dropout)
     float w[2] = {1.0f, 0.5f};
     ft_batch b = {2, 5, tok, tgt, w, NULL};
     double denom = ft_model_batch_denom(&b);
-    long before = m->n_block_backward;
+    long before = m->n_block_backward, dw_before = m->n_weight_grads;
     step_loss(m, l, &b, denom);
     CHECK_INT(m->n_block_backward - before, m->cfg.n_layers);
+    /* the frozen base: no gradient buffer and not one dW product, although
+     * the backward ran through every block */
+    CHECK_INT(m->n_weight_grads - dw_before, 0);
+    for (int i = 0; i < m->n_tensors; i++)
+        CHECK(ft_model_grad(m, i) == NULL);
     float *g = malloc(l->n_params * sizeof *g);
     memcpy(g, l->grads, l->n_params * sizeof *g);
 
@@ -201,6 +255,18 @@ static void test_gradients(const char *dir, const char *targets, double dropout)
         }
     }
     CHECK_MSG(bad == 0, "%s, dropout %g: %d of %d gradients differ", targets, dropout, bad, n);
+
+    /* control for the count above: with the base trainable the same step runs
+     * the dW of every block product (Llama 7 a block, GPT-2 4) and of the
+     * classifier (once per chunk of rows) */
+    for (int i = 0; i < m->n_tensors; i++)
+        ft_model_set_trainable(m, i, 1);
+    CHECK(ft_model_setup(m, 2, 5, 0, 1, &err) == 0);
+    long dw0 = m->n_weight_grads;
+    step_loss(m, l, &b, denom);
+    long per_block = m->cfg.family == FT_FAMILY_GPT2 ? 4 : 7;
+    CHECK_MSG(m->n_weight_grads - dw0 >= per_block * m->cfg.n_layers + 1,
+              "%ld dW products with the base trainable", m->n_weight_grads - dw0);
     free(g);
     ft_lora_free(l);
     ft_model_free(m);
@@ -423,6 +489,17 @@ int main(void)
     test_roundtrip("llama", "", "llama");
     test_roundtrip("qwen2", "--targets all-linear --r 3 --alpha 6", "qwen2");
     test_roundtrip("gpt2", "--rslora --r 4 --alpha 8", "gpt2");
+    test_roundtrip("mistral", "--steps 1", "mistral");
+
+    char qwen2d[512];
+    make_ref("qwen2", "--steps 1", "qwen2-default", qwen2d, sizeof qwen2d);
+    const char *fams[] = {"llama", "mistral", "gpt2"};
+    for (int i = 0; i < 3; i++) {
+        char d[512];
+        snprintf(d, sizeof d, "%s/%s", tmp, fams[i]);
+        test_defaults(d, fams[i]);
+    }
+    test_defaults(qwen2d, "qwen2");
 
     char llama[512], gpt2[512];
     snprintf(llama, sizeof llama, "%s/llama", tmp);
