@@ -14,6 +14,7 @@ Interface and files: /work/notes/ref-contract.md ("prefix_ref.py").
 """
 
 import argparse
+import json
 import os
 import sys
 
@@ -48,6 +49,27 @@ def init_encoder(N, td, H, width, gen):
     return {k: hfref.round_to(v, "f32") for k, v in t.items()}
 
 
+def load_encoder(path, N, H, width):
+    """The trainable tensors of an existing adapter, read with this file's own
+    parsers; its config must agree with --prefix-len and --projection."""
+    with open(os.path.join(path, "adapter_config.json")) as f:
+        conf = json.load(f)
+    if conf["num_virtual_tokens"] != N or bool(conf["prefix_projection"]) != bool(H) or \
+            (H and conf["encoder_hidden_size"] != H):
+        raise SystemExit("prefix_ref.py: --start %s does not fit --prefix-len %d "
+                         "--projection %d" % (path, N, H))
+    if H:
+        t, _ = hfref.st_read(os.path.join(path, "prefix_encoder.safetensors"))
+        enc = {n: t[n].to(torch.float64) for n in ENCODER}
+    else:
+        t, _ = hfref.st_read(os.path.join(path, "adapter_model.safetensors"))
+        enc = {"prompt_embeddings": t["prompt_embeddings"].to(torch.float64)}
+    if prompt_embeddings(enc).shape != (N, width):
+        raise SystemExit("prefix_ref.py: --start %s: prompt_embeddings is not [%d, %d]"
+                         % (path, N, width))
+    return enc
+
+
 def prompt_embeddings(enc):
     """[N, layers*2*token_dim]: the embedding itself, or the MLP's output."""
     if "prompt_embeddings" in enc:
@@ -66,6 +88,10 @@ def main():
                     help="num_virtual_tokens")
     ap.add_argument("--projection", type=int, default=0, metavar="H",
                     help="hidden size of PEFT's prefix MLP (0: no projection)")
+    ap.add_argument("--start", metavar="DIR",
+                    help="start from this prefix adapter (trained elsewhere, e.g. for "
+                    "another task) instead of a random one: prompt_embeddings, or with "
+                    "a projection the MLP in DIR/prefix_encoder.safetensors")
     a = ap.parse_args()
     train_ref.check_common(ap, a)
     if a.prefix_len < 1 or a.projection < 0:
@@ -79,7 +105,8 @@ def main():
     td = d.head_dim * d.kv_heads
     width = d.layers * 2 * td
     conf = hfref.prefix_config_json(cfg, a.prefix_len, a.projection)
-    enc = init_encoder(a.prefix_len, td, a.projection, width, gen)
+    enc = (load_encoder(a.start, a.prefix_len, a.projection, width) if a.start
+           else init_encoder(a.prefix_len, td, a.projection, width, gen))
 
     # the initial adapter: PEFT keeps only prompt_embeddings (the MLP output
     # when projecting); the MLP itself goes to prefix_encoder.safetensors

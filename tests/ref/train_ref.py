@@ -28,6 +28,9 @@ def add_common(ap):
     ap.add_argument("--family", required=True, choices=hfref.FAMILIES)
     ap.add_argument("--out", required=True, help="output directory (created)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--data-seed", type=int, default=None,
+                    help="draw the records from this seed instead of --seed's stream "
+                    "(the same base, other data)")
     ap.add_argument("--dtype", choices=("f32", "f16", "bf16"), default="f32",
                     help="storage type of the base model.safetensors")
     ap.add_argument("--steps", type=int, default=10, help="optimiser updates")
@@ -74,6 +77,8 @@ def setup(a, out_model):
     params = {k: hfref.round_to(v, a.dtype) for k, v in hfref.init_params(cfg, gen).items()}
     hfref.write_model_dir(out_model, cfg, params, a.dtype)
     n_rows = a.steps * a.grad_accum * a.batch_size
+    if getattr(a, "data_seed", None) is not None:
+        gen = torch.Generator().manual_seed(a.data_seed)
     records = hfref.make_lm_records(cfg["vocab_size"], cfg["eos_token_id"], a.seq_len,
                                     n_rows, gen)
     batches = hfref.records_to_batches(records, a.steps, a.grad_accum, a.batch_size,

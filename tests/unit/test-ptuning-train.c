@@ -8,6 +8,12 @@
  *   the prefix and its moments only (the base is not in the optimiser), and
  *   the written adapter's prompt_embeddings match the reference's last step
  *   (Llama with GQA and a projection of 8; GPT-2 without).
+ * - Train once, carry over (Llama): that written adapter, its metadata
+ *   relabelled as another task's, starts a run on other records of the same
+ *   base; prefix_ref.py --start continues from the same files in PyTorch and
+ *   ft-train --init-adapter follows it the same way; the new adapter's
+ *   metadata names the new run's task, its config is the carried one's
+ *   (but for the base's name).
  * - A real checkpoint: ../shared/data/llama2c/stories260K.bin (8 heads, 4 kv
  *   heads) on a token-id task (a cycle through 8 ids, 33 tokens a record,
  *   480 training and 64 held-out records). Its held-out loss is 9.2 nats a
@@ -88,16 +94,14 @@ static int log_values(const char *path, const char *key, double *out, int max)
 
 /* --- Parity with the reference ---------------------------------------------- */
 
-static void parity(const char *family, int H)
+/* ft-train from the adapter init over the reference run in dir (its base,
+ * records and hyper-parameters), into dir/out, checked against the
+ * reference's trajectory after every update. */
+static void follow(const char *dir, const char *init, const char *tag, int H)
 {
-    char dir[] = "/tmp/ft-pt-train-XXXXXX", cmd[8192], path[4096], tag[64];
+    char cmd[8192], path[4096];
     json_error_t jerr;
     ft_err err;
-    snprintf(tag, sizeof tag, "%s H %d", family, H);
-    CHECK(mkdtemp(dir) != NULL);
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/ref/prefix_ref.py --family %s "
-             "--projection %d --out %s", root, family, H, dir);
-    CHECK_MSG(run(cmd) == 0, "%s", cmd);
     snprintf(path, sizeof path, "%s/trajectory.json", dir);
     json_t *traj = json_load_file(path, 0, &jerr);
     CHECK(traj != NULL);
@@ -107,12 +111,12 @@ static void parity(const char *family, int H)
     /* The reference's hyper-parameters as ft-train options; the length and
      * projection come from the adapter. */
     snprintf(cmd, sizeof cmd,
-             "%s/ft-train -m %s/model --method ptuning --init-adapter %s/init_adapter "
+             "%s/ft-train -m %s/model --method ptuning --init-adapter %s "
              "--task lm --seq-len 8 -b 2 --grad-accum 2 --max-steps 10 --lr 0.01 "
              "--weight-decay 0.1 --warmup 3 --schedule cosine --clip %.17g --no-shuffle "
              "-j 1 -q --save-every 1 --keep 0 --checkpoint-dir %s/ckpt --log %s/log.mp "
              "-o %s/out < %s/data.mp",
-             bin, dir, dir, json_number_value(json_object_get(traj, "clip")), dir, dir, dir,
+             bin, dir, init, json_number_value(json_object_get(traj, "clip")), dir, dir, dir,
              dir);
     CHECK_MSG(run(cmd) == 0, "%s", cmd);
 
@@ -168,7 +172,66 @@ static void parity(const char *family, int H)
     snprintf(path, sizeof path, "%s/out/prefix_encoder.safetensors", dir);
     CHECK_MSG((access(path, F_OK) == 0) == (H > 0), "%s: prefix_encoder.safetensors", tag);
     json_decref(traj);
-    ft_rmtree(dir);
+}
+
+/* Train once, carry over: the adapter ft wrote in dir/out (10 updates on the
+ * reference's records), relabelled as if trained for another task (its
+ * __metadata__ says classify, with labels), starts P-tuning on other records
+ * of the same base. The reference (prefix_ref.py --start, reading the
+ * adapter's files with its own parsers) continues from the same tensors on
+ * those records; ft-train --init-adapter follows that trajectory, and the
+ * new adapter describes the new run (task lm, no labels), its config is the
+ * carried one's but for the base's name. */
+static void carry_over(const char *dir, int H)
+{
+    char cmd[16384], src[512], b[512], path[600];
+    ft_err err;
+    snprintf(src, sizeof src, "%s/foreign", dir);
+    snprintf(b, sizeof b, "%s/other", dir);
+    snprintf(cmd, sizeof cmd,
+             "cp -r %s/out %s && /usr/bin/python3 -c 'import sys; "
+             "sys.path.insert(0, \"%s/tests/ref\"); import hfref; "
+             "p = \"%s/adapter_model.safetensors\"; t, m = hfref.st_read(p); "
+             "m.update(ft_task=\"classify\", ft_labels=\"negative,positive\"); "
+             "hfref.st_write(p, [(n, t[n], \"F32\") for n in t], m)'",
+             dir, src, root, src);
+    CHECK_MSG(run(cmd) == 0, "%s", cmd);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/ref/prefix_ref.py --family llama "
+             "--projection %d --data-seed 7 --start %s --out %s", root, H, src, b);
+    CHECK_MSG(run(cmd) == 0, "%s", cmd);
+    snprintf(cmd, sizeof cmd, "! cmp -s %s/data.mp %s/data.mp && cmp -s %s/model/model.safetensors "
+             "%s/model/model.safetensors", dir, b, dir, b);
+    CHECK_MSG(run(cmd) == 0, "the other run has other records on the same base");
+
+    follow(b, src, "carried over", H);
+
+    snprintf(path, sizeof path, "%s/out/adapter_model.safetensors", b);
+    ft_safetensors *out = ft_safetensors_open(path, &err);
+    const char *task = out ? ft_safetensors_meta(out, "ft_task") : NULL;
+    CHECK_MSG(task && !strcmp(task, "lm"), "carried over: ft_task %s", task ? task : "(none)");
+    CHECK(out && !ft_safetensors_meta(out, "ft_labels"));
+    ft_safetensors_close(out);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c 'import json, sys; "
+             "a, b = (json.load(open(p + \"/adapter_config.json\")) for p in sys.argv[1:]); "
+             "assert b.pop(\"base_model_name_or_path\") == sys.argv[2][:-4] + \"/model\"; "
+             "a.pop(\"base_model_name_or_path\"); assert a == b, (a, b)' %s %s/out", src, b);
+    CHECK_MSG(run(cmd) == 0, "carried over: the config changed beyond the base's name");
+}
+
+static void parity(const char *family, int H)
+{
+    char dir[] = "/tmp/ft-pt-train-XXXXXX", cmd[8192], init[4096], tag[64];
+    snprintf(tag, sizeof tag, "%s H %d", family, H);
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/ref/prefix_ref.py --family %s "
+             "--projection %d --out %s", root, family, H, dir);
+    CHECK_MSG(run(cmd) == 0, "%s", cmd);
+    snprintf(init, sizeof init, "%s/init_adapter", dir);
+    follow(dir, init, tag, H);
+    if (!strcmp(family, "llama"))
+        carry_over(dir, H);
+    if (check_failures == 0)
+        ft_rmtree(dir);
 }
 
 /* --- stories260K -------------------------------------------------------------- */
