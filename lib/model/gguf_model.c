@@ -461,7 +461,11 @@ static int read_tokenizer(const ft_gguf *g, ft_tokenizer **out, ft_err *err)
                               "knows", g->path, (int)pre_len, pre_s);
         spec.n_patterns = (size_t)n;
         spec.ignore_merges = spec.add_bos = pre_is_llama3(pre);
-        spec.nfc = !strcmp(pre, "qwen2");
+        /* No Unicode normalization: llama.cpp applies none to byte-level
+         * vocabularies (not even NFC for "qwen2", whose tokenizer.json asks
+         * for it), and a model read from GGUF should be trained on the ids
+         * it will be run on. */
+        spec.nfc = 0;
     }
     if (opt_id(g, "tokenizer.ggml.bos_token_id", &spec.bos_id, err) < 0 ||
         opt_id(g, "tokenizer.ggml.eos_token_id", &spec.eos_id, err) < 0 ||

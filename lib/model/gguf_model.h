@@ -8,8 +8,9 @@
  * without output.weight, or with one whose bytes equal token_embd.weight's,
  * is a tied model. Quantized tensors are refused, naming the tensor and its
  * type. The tokenizer comes from tokenizer.ggml.* ("gpt2": byte-level BPE
- * with the pre-tokenizer tokenizer.ggml.pre names; "llama": SentencePiece
- * BPE with scores); "none" or no tokenizer.ggml.model means none.
+ * with the pre-tokenizer tokenizer.ggml.pre names, and like llama.cpp no
+ * Unicode normalization, not even Qwen2's NFC; "llama": SentencePiece BPE
+ * with scores); "none" or no tokenizer.ggml.model means none.
  *
  * Writing: the inverse, with general.architecture, the architecture's keys
  * (context length, embedding length, block count, feed-forward length,

@@ -150,4 +150,173 @@ PY
 llama full.gguf --texts texts.txt >full.out 2>llama.err ||
     fail "llama.cpp could not load the trained model: $(tail -3 llama.err)"
 grep '^tokens ' full.out | cmp -s - llama.tokens || fail "the trained model tokenizes otherwise"
+
+# ------------------------------------------ byte-level vocabularies, llama.cpp
+# GPT-2's vocabulary as a GPT-2-style tokenizer.json, as a Llama-3-style one
+# (Split regex, ignore_merges, added specials; tok-oracle.mjs builds both and
+# encodes its texts with @huggingface/tokenizers) and as a Qwen2-style one
+# (the Llama 3 file with Qwen2's single-digit regex): each goes with a model
+# pre-trained from scratch (ft-train --init --tokenizer, as with ft-vocab's
+# tokenizer.json) that ft-convert writes as GGUF ("gpt-2", "llama-bpe",
+# "qwen2" in tokenizer.ggml.pre). llama.cpp must tokenize every text as ft
+# reading the same file does, and (GPT-2, Llama 3) as Hugging Face does
+# except where Hugging Face's NFC changes the text (llama.cpp normalizes
+# nothing).
+node "$FT_ROOT/tests/node/tok-oracle.mjs" "$data" . hf-gpt2 --quick >/dev/null &&
+    node "$FT_ROOT/tests/node/tok-oracle.mjs" "$data" . hf-llama3 --quick >/dev/null ||
+    { fail "tok-oracle.mjs"; exit 1; }
+$PY - hf-llama3.json >hf-qwen2.json <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1], encoding="utf-8"))
+split = t["pre_tokenizer"]["pretokenizers"][0]["pattern"]
+split["Regex"] = split["Regex"].replace("\\p{N}{1,3}", "\\p{N}")
+json.dump(t, sys.stdout)
+PY
+$PY -c '
+import json
+for r in range(4):
+    print(json.dumps({"id": r, "tokens": [(r * 7 + 3 * i) % 50000 for i in range(17)]}))' |
+    $PY "$MP" enc >ids.mp
+# init NAME FAMILY VOCAB TOKENIZER: a 1-block model of FAMILY, one update.
+init() {
+    case $2 in
+    gpt2) printf '{"model_type": "gpt2", "n_embd": 16, "n_layer": 1, "n_head": 2,
+        "n_positions": 64, "vocab_size": %d}\n' "$3" ;;
+    *) printf '{"model_type": "%s", "hidden_size": 16, "intermediate_size": 32,
+        "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+        "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "vocab_size": %d}\n' "$2" "$3" ;;
+    esac >"$1.cfg.json"
+    "$FT_BIN/ft-train" -q -j 1 --init "$1.cfg.json" --tokenizer "$4" --seq-len 16 -b 2 \
+        --max-steps 1 -o "$1.dir" ids.mp 2>"$1.err" &&
+        "$FT_BIN/ft-convert" -q -m "$1.dir" -o "$1.gguf" 2>>"$1.err"
+}
+$PY -c '
+import json, sys
+for i, l in enumerate(open(sys.argv[1], encoding="utf-8").read().split("\n")):
+    if l:
+        print(json.dumps({"id": i, "text": json.loads(l)["text"]}))' hf-llama3.jsonl |
+    $PY "$MP" enc >bl.mp
+for spec in gpt2:gpt2:50257:hf-gpt2:gpt-2 llama:llama:50262:hf-llama3:llama-bpe \
+    qwen2:qwen2:50262:hf-qwen2:qwen2; do
+    IFS=: read -r name fam vocab tj pre <<EOS
+$spec
+EOS
+    init "bl-$name" "$fam" "$vocab" "$tj.json" || { fail "$name: $(cat "bl-$name.err")"; continue; }
+    node "$FT_ROOT/tests/node/gguf-dump.mjs" "bl-$name.gguf" |
+        grep -qx "kv tokenizer.ggml.pre string \"$pre\"" || fail "$name: tokenizer.ggml.pre is not $pre"
+    texts=hf-llama3.jsonl
+    [ "$name" = gpt2 ] && texts=hf-gpt2.jsonl
+    if [ "$name" = gpt2 ]; then
+        $PY -c '
+import json, sys
+for i, l in enumerate(open(sys.argv[1], encoding="utf-8").read().split("\n")):
+    if l:
+        print(json.dumps({"id": i, "text": json.loads(l)["text"]}))' hf-gpt2.jsonl |
+            $PY "$MP" enc >bl-gpt2.mp
+        mp=bl-gpt2.mp
+    else
+        mp=bl.mp
+    fi
+    llama "bl-$name.gguf" --texts "$texts" --special 1 >"bl-$name.out" 2>llama.err ||
+        { fail "$name: llama.cpp could not load it: $(tail -3 llama.err)"; continue; }
+    "$FT_BIN/ft-tokenize" -m "bl-$name.gguf" "$mp" | $PY "$MP" dec >"bl-$name.ft" ||
+        fail "$name: ft-tokenize"
+    $PY - "$texts" "bl-$name.out" "bl-$name.ft" "$name" <<'PY' || fail "$name: llama.cpp, ft and Hugging Face disagree"
+import json, sys, unicodedata
+oracle = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8").read().split("\n") if l]
+llama = [[int(x) for x in l.split()[2:]] for l in open(sys.argv[2], encoding="utf-8")
+         if l.startswith("tokens ")]
+ft = [json.loads(l)["tokens"] for l in open(sys.argv[3], encoding="utf-8")]
+assert len(oracle) == len(llama) == len(ft) > 200, (len(oracle), len(llama), len(ft))
+bad = nfc = 0
+for o, l, f in zip(oracle, llama, ft):
+    if l != f:
+        print("%s: %r: llama.cpp %s, ft %s" % (sys.argv[4], o["text"][:60], l[:12], f[:12]))
+        bad += 1
+    if sys.argv[4] == "qwen2":
+        continue  # the oracle's ids are Llama 3's
+    if unicodedata.normalize("NFC", o["text"]) != o["text"] and sys.argv[4] != "gpt2":
+        nfc += 1
+    elif l != o["ids"]:
+        print("%s: %r: llama.cpp %s, Hugging Face %s" % (sys.argv[4], o["text"][:60], l[:12],
+                                                          o["ids"][:12]))
+        bad += 1
+sys.exit(1 if bad else 0)
+PY
+done
+
+# --------------------------------------- PyTorch's models, run by llama.cpp
+# The engine's PyTorch reference (tests/ref/engine_ref.py, float64) makes
+# tiny random llama, mistral (filed under llama), qwen2 (q/k not permuted,
+# biases), gpt2 (fused attn_qkv, position_embd) and Llama-3-rope-scaled
+# (rope_freqs.weight) models; ft-convert writes them as GGUF with a 97-token
+# byte-level vocabulary, and llama.cpp's next-token probabilities over the
+# first batch row are PyTorch's softmax within 1e-4 relative (for
+# probabilities above 1e-3; gpt2 1e-2, ggml's GELU goes through an f16
+# table). An f16 llama and a bf16 qwen2 (PyTorch computing from the same
+# rounded weights) within 2e-2 and 1e-1: llama.cpp rounds the activations
+# it multiplies with them to that type too.
+if ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
+    echo "(PyTorch models in llama.cpp skipped: /usr/bin/python3 has no torch)"
+    exit $status
+fi
+$PY - >tok97.json <<'PY'
+import json
+toks = [chr(c) for c in range(33, 127)] + ["\u0120", "\u010a", "<|endoftext|>"]
+json.dump({"version": "1.0", "truncation": None, "padding": None,
+           "added_tokens": [{"id": 96, "content": "<|endoftext|>", "single_word": False,
+                             "lstrip": False, "rstrip": False, "normalized": False,
+                             "special": True}],
+           "normalizer": None,
+           "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False,
+                             "trim_offsets": True, "use_regex": True},
+           "post_processor": None, "decoder": {"type": "ByteLevel"},
+           "model": {"type": "BPE", "vocab": {t: i for i, t in enumerate(toks)},
+                     "merges": []}}, open(1, "w"))
+PY
+for spec in llama::f32:1e-4 mistral::f32:1e-4 qwen2::f32:1e-4 gpt2::f32:1e-2 \
+    llama:llama3:f32:1e-4 llama::f16:2e-2 qwen2::bf16:1e-1; do
+    IFS=: read -r fam rope dt tol <<EOS
+$spec
+EOS
+    name="pt-$fam-$rope-$dt"
+    set -- --family "$fam" --out "$name" --dtype "$dt"
+    [ -n "$rope" ] && set -- "$@" --rope-scaling "$rope"
+    /usr/bin/python3 "$FT_ROOT/tests/ref/engine_ref.py" "$@" >/dev/null ||
+        { fail "$name: engine_ref.py"; continue; }
+    "$FT_BIN/ft-convert" -q -m "$name" --tokenizer tok97.json -o "$name.gguf" ||
+        { fail "$name: ft-convert"; continue; }
+    ids=$(/usr/bin/python3 -c '
+import sys
+sys.path.insert(0, sys.argv[1])
+import hfref
+t, _ = hfref.st_read(sys.argv[2])
+print(" ".join(str(int(x)) for x in t["tokens"][0]))' "$FT_ROOT/tests/ref" "$name/expected.safetensors")
+    llama "$name.gguf" --eval "$ids" --top 0 >"$name.out" 2>llama.err ||
+        { fail "$name: llama.cpp could not run it: $(tail -3 llama.err)"; continue; }
+    /usr/bin/python3 - "$FT_ROOT/tests/ref" "$name/expected.safetensors" "$name.out" "$tol" \
+        <<'PY' || fail "$name: llama.cpp's probabilities are not PyTorch's"
+import math, sys
+sys.path.insert(0, sys.argv[1])
+import hfref
+t, _ = hfref.st_read(sys.argv[2])
+logits = t["logits"][0].double()
+probs = {}
+for line in open(sys.argv[3]):
+    if line.startswith("probs "):
+        _, p, *rest = line.split()
+        probs[int(p)] = {int(a): float(b) for a, b in (e.split(":") for e in rest)}
+T, V = logits.shape
+assert len(probs) == T and all(len(p) == V for p in probs.values())
+worst = 0
+for pos in range(T):
+    ls = logits[pos] - logits[pos].logsumexp(0)
+    for i in range(V):
+        want = math.exp(ls[i].item())
+        worst = max(worst, abs(probs[pos][i] - want) / max(want, 1e-3))
+if worst > float(sys.argv[4]):
+    print("worst relative difference %.3g" % worst)
+    sys.exit(1)
+PY
+done
 exit $status

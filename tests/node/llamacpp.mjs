@@ -2,14 +2,19 @@
 // llama.cpp's prebuilt CPU library) loads a GGUF file and reports what it
 // made of it, for tests to compare with ft and with reference values.
 //
-//   node llamacpp.mjs GGUF [--texts FILE] [--greedy N] [--eval "ID ID ..."] [--top K]
-//                          [--lora ADAPTER.gguf]
+//   node llamacpp.mjs GGUF [--texts FILE] [--special 0|1] [--greedy N]
+//                          [--eval "ID ID ..."] [--top K] [--lora ADAPTER.gguf]
+//
+// FILE: one text a line, or JSON lines with a "text" field when it ends in
+// .jsonl. --special 1 tokenizes as llama.cpp's llama_tokenize does with
+// add_special and parse_special: special-token text becomes those tokens,
+// and BOS/EOS are added as the file's add_bos_token/add_eos_token say.
 //
 // Lines printed:
 //   vocab TYPE               llama.cpp's vocabulary type (spm, bpe, ...)
 //   special bos ID eos ID nl ID add_bos 0|1 add_eos 0|1
-//   tokens I ID ...          FILE's line I tokenized (no BOS, special text
-//                            not parsed)
+//   tokens I ID ...          FILE's text I tokenized (by default no BOS,
+//                            special text not parsed)
 //   text I JSON              those ids detokenized
 //   greedy ID ...            N tokens generated greedily after BOS
 //   probs P ID:PROB ...      after the eval ids up to position P, the K most
@@ -21,12 +26,13 @@ import fs from 'node:fs';
 import { getLlama } from 'node-llama-cpp';
 
 const args = process.argv.slice(2);
-const opt = { texts: null, greedy: 0, eval: null, top: 5, lora: null };
+const opt = { texts: null, special: 0, greedy: 0, eval: null, top: 5, lora: null };
 const file = args.shift();
 while (args.length) {
     const a = args.shift();
     const v = args.shift();
     if (a === '--texts') opt.texts = v;
+    else if (a === '--special') opt.special = Number(v);
     else if (a === '--greedy') opt.greedy = Number(v);
     else if (a === '--eval') opt.eval = v.trim().split(/\s+/).map(Number);
     else if (a === '--top') opt.top = Number(v);
@@ -43,9 +49,15 @@ out.push(`special bos ${id(model.tokens.bos)} eos ${id(model.tokens.eos)} nl ${i
     `add_bos ${model.tokens.shouldPrependBosToken ? 1 : 0} ` +
     `add_eos ${model.tokens.shouldAppendEosToken ? 1 : 0}`);
 if (opt.texts) {
-    const lines = fs.readFileSync(opt.texts, 'utf8').split('\n').filter((l) => l.length > 0);
+    let lines = fs.readFileSync(opt.texts, 'utf8').split('\n').filter((l) => l.length > 0);
+    if (opt.texts.endsWith('.jsonl'))
+        lines = lines.map((l) => JSON.parse(l).text);
     lines.forEach((line, i) => {
-        const ids = model.tokenize(line, false);
+        let ids = model.tokenize(line, opt.special === 1);
+        if (opt.special === 1) {
+            if (model.tokens.shouldPrependBosToken) ids = [model.tokens.bos, ...ids];
+            if (model.tokens.shouldAppendEosToken) ids = [...ids, model.tokens.eos];
+        }
         out.push(`tokens ${i} ${ids.join(' ')}`.trim());
         out.push(`text ${i} ${JSON.stringify(model.detokenize(ids, false))}`);
     });
