@@ -10,6 +10,9 @@
 //   hf-gpt2.json/.jsonl     @huggingface/tokenizers, GPT-2-style tokenizer.json
 //   hf-llama3.json/.jsonl   @huggingface/tokenizers, Llama-3-style tokenizer.json
 //                           (Split \p{N}{1,3}, ignore_merges, added tokens, NFC)
+//   hf-smollm.json/.jsonl   the same, SmolLM-style (Digits, then ByteLevel's regex)
+//   hf-qwen2.json/.jsonl    the same, Qwen2-style (Split \p{N}, NFC, chat tokens);
+//                           both written by the hf-gpt2 set
 //   llama2.json, llama2.jsonl    llama-tokenizer-js (Llama 2) and the
 //                       tokenizer.json of its vocabulary (Prepend/Replace form)
 //   llama2-meta.json/.jsonl  the same vocabulary in the Metaspace form, through
@@ -197,6 +200,46 @@ const llama3Extra = [
 if (set === 'hf-llama3')
     writeCases('hf-llama3.jsonl', hfCases(new Tokenizer(llama3Json, {}),
         [...common.filter((t) => t.length > 0), ...llama3Extra]));
+
+// --- @huggingface/tokenizers: SmolLM and Qwen2 style ----------------------------
+
+// SmolLM: each digit apart, then GPT-2's pattern. Qwen2: its own Split
+// pattern (single digits) under NFC, chat tokens added, nothing added
+// around the text.
+const smollmJson = { ...gpt2Json,
+    added_tokens: [special(50256, '<|endoftext|>'), special(50257, '<|im_start|>'),
+        special(50258, '<|im_end|>')],
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [
+        { type: 'Digits', individual_digits: true },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    ] },
+    post_processor: null };
+const qwen2Pattern = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}|" +
+    " ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const qwen2Json = { ...llama3Json,
+    added_tokens: [special(50256, '<|endoftext|>'), special(50257, '<|im_start|>'),
+        special(50258, '<|im_end|>')],
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [
+        { type: 'Split', pattern: { Regex: qwen2Pattern }, behavior: 'Isolated', invert: false },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false },
+    ] },
+    post_processor: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false,
+        use_regex: false },
+    model: { ...llama3Json.model, ignore_merges: false } };
+const chatExtra = ['<|im_start|>user\nWhat is 12345 + 678?<|im_end|>\n<|im_start|>assistant\n',
+    'digits 0 00 123456789 3.14159 1,000,000', 'decomposed cafe\u0301 and composed café'];
+if (set === 'hf-gpt2') {
+    fs.writeFileSync(path.join(outDir, 'hf-smollm.json'), JSON.stringify(smollmJson));
+    fs.writeFileSync(path.join(outDir, 'hf-qwen2.json'), JSON.stringify(qwen2Json));
+    const texts = [...common.filter((t) => t.length > 0), ...chatExtra];
+    // @huggingface/tokenizers' Digits cuts at \d (ASCII digits) where the Rust
+    // tokenizers cut at char::is_numeric (every \p{N}: ½, Arabic-Indic
+    // digits); ft follows Rust (tests/unit/test-tokenizer.c, test_digits), so
+    // texts with other numerals are left out of this comparison.
+    writeCases('hf-smollm.jsonl', hfCases(new Tokenizer(smollmJson, {}),
+        texts.filter((t) => !/[^\P{N}0-9]/u.test(t))));
+    writeCases('hf-qwen2.jsonl', hfCases(new Tokenizer(qwen2Json, {}), texts));
+}
 
 // --- llama-tokenizer-js: Llama 2 ----------------------------------------------
 

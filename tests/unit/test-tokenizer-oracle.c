@@ -2,7 +2,8 @@
  *
  * tests/node/tok-oracle.mjs builds tokenizer files and encodes hand cases,
  * every EDA test sentence and SpamAssassin messages with gpt-3-encoder,
- * @huggingface/tokenizers (GPT-2 and Llama 3 style tokenizer.json) and
+ * @huggingface/tokenizers (GPT-2, Llama 3, SmolLM and Qwen2 style
+ * tokenizer.json) and
  * llama-tokenizer-js (Llama 2, two tokenizer.json forms); ft must give the
  * same ids for every text, and byte-level decoding must give the text back.
  * The oracle's outputs are kept in build/tok-oracle, stamped with a hash of
@@ -160,8 +161,8 @@ int main(void)
         ft_tokenizer_free(t);
     }
 
-    const char *hf[] = {"hf-gpt2", "hf-llama3"};
-    for (int i = 0; i < 2; i++) {
+    const char *hf[] = {"hf-gpt2", "hf-llama3", "hf-smollm", "hf-qwen2"};
+    for (int i = 0; i < 4; i++) {
         snprintf(a, sizeof a, "%s/%s.json", out, hf[i]);
         snprintf(b, sizeof b, "%s/%s.jsonl", out, hf[i]);
         if ((t = load(a))) {

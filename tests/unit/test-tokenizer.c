@@ -381,10 +381,48 @@ static void test_spec_json_round_trip(void)
     ft_tokenizer_free(t);
 }
 
+/* Digits isolates every character of Unicode category N (Nd, Nl, No), as
+ * Rust's char::is_numeric in Hugging Face's tokenizers: U+00BD (C2 BD, "Â½"
+ * in GPT-2's stand-ins) and U+0663 (Arabic-Indic three, D9 A3, "Ù£") are
+ * cut from the space before them, which GPT-2's pattern alone keeps
+ * (" ?\p{N}+"). Vocabulary: Ġ 0, Â 1, ½ 2, Â½ 3, ĠÂ½ 4, Ù 5, £ 6, Ù£ 7,
+ * ĠÙ£ 8. */
+static void test_digits(void)
+{
+    static const char *vocab =
+        "\"vocab\":{\"\xc4\xa0\":0,\"\xc3\x82\":1,\"\xc2\xbd\":2,\"\xc3\x82\xc2\xbd\":3,"
+        "\"\xc4\xa0\xc3\x82\xc2\xbd\":4,\"\xc3\x99\":5,\"\xc2\xa3\":6,\"\xc3\x99\xc2\xa3\":7,"
+        "\"\xc4\xa0\xc3\x99\xc2\xa3\":8},\"merges\":[\"\xc3\x82 \xc2\xbd\",\"\xc4\xa0 \xc3\x82\xc2\xbd\","
+        "\"\xc3\x99 \xc2\xa3\",\"\xc4\xa0 \xc3\x99\xc2\xa3\"]}}";
+    char json[1024];
+    ft_err err = {0};
+    snprintf(json, sizeof json,
+             "{\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":["
+             "{\"type\":\"Digits\",\"individual_digits\":true},"
+             "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true}]},"
+             "\"model\":{\"type\":\"BPE\",%s", vocab);
+    ft_tokenizer *t = ft_tokenizer_load_json(json, strlen(json), "digits", &err);
+    CHECK_MSG(t != NULL, "%s", err.msg);
+    if (t) {
+        CHECK_IDS(t, " \xc2\xbd \xd9\xa3", 0, 0, 3, 0, 7);
+        ft_tokenizer_free(t);
+    }
+    snprintf(json, sizeof json,
+             "{\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,"
+             "\"use_regex\":true},\"model\":{\"type\":\"BPE\",%s", vocab);
+    t = ft_tokenizer_load_json(json, strlen(json), "bytelevel", &err);
+    CHECK_MSG(t != NULL, "%s", err.msg);
+    if (t) {
+        CHECK_IDS(t, " \xc2\xbd \xd9\xa3", 0, 4, 8);
+        ft_tokenizer_free(t);
+    }
+}
+
 int main(void)
 {
     const char *data = check_data_dir();
     test_bytes_by_hand();
+    test_digits();
     test_spm_scores();
     test_configs();
     test_spec_json_round_trip();
