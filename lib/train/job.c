@@ -191,8 +191,14 @@ static int load_tokenizer(const ft_job *j, job_state *s, ft_err *err)
     size_t n;
 
     if (j->tokenizer) {
-        s->tok = ft_tokenizer_load(j->tokenizer, err);
-        return s->tok ? 0 : -1;
+        if (!(s->tok = ft_tokenizer_load(j->tokenizer, err)))
+            return -1;
+        /* A tokenizer made for another model: refused before any record. */
+        if (ft_tokenizer_n_vocab(s->tok) > s->m->cfg.vocab_size)
+            return ft_err_set(err, "%s: the tokenizer has %d tokens, more than the model's "
+                              "vocabulary of %d", j->tokenizer, ft_tokenizer_n_vocab(s->tok),
+                              s->m->cfg.vocab_size);
+        return 0;
     }
     if (!j->model)
         return 0;
