@@ -178,6 +178,32 @@ static int read_rope_freqs(const ft_gguf *g, ft_config *c, ft_err *err)
     return 0;
 }
 
+/* The sizes the keys give must be those of the tensors, checked before
+ * anything is allocated from them: the embedding's width, the number of
+ * blocks, the feed-forward width. */
+static int shapes_fit(const ft_gguf *g, const ft_config *c, const ft_gguf_tensor *emb,
+                      ft_err *err)
+{
+    const ft_gguf_tensor *t;
+    char name[64];
+
+    if (emb->ne[0] != c->dim)
+        return ft_err_set(err, "%s: %s is %d but token_embd.weight is [%lld, %lld] "
+                          "(dimensions fastest first)", g->path, akey(g, "embedding_length"),
+                          c->dim, (long long)emb->ne[0], (long long)emb->ne[1]);
+    snprintf(name, sizeof name, "blk.%d.attn_norm.weight", c->n_layers - 1);
+    if (!ft_gguf_tensor_find(g, name))
+        return ft_err_set(err, "%s: %s is %d but there is no tensor %s", g->path,
+                          akey(g, "block_count"), c->n_layers, name);
+    t = ft_gguf_tensor_find(g, "blk.0.ffn_down.weight");
+    if (t && t->ne[0] != c->hidden_dim)
+        return ft_err_set(err, "%s: %s is %d but blk.0.ffn_down.weight is [%lld, %lld] "
+                          "(dimensions fastest first)", g->path,
+                          akey(g, "feed_forward_length"), c->hidden_dim, (long long)t->ne[0],
+                          (long long)t->ne[1]);
+    return 0;
+}
+
 /* The config from the architecture's keys. */
 static int read_config(const ft_gguf *g, ft_config *c, ft_err *err)
 {
@@ -225,6 +251,8 @@ static int read_config(const ft_gguf *g, ft_config *c, ft_err *err)
     if (c->family != FT_FAMILY_GPT2 && rope_dims && rope_dims != c->head_dim)
         return ft_err_set(err, "%s: rotary over %d of %d head dimensions is not supported",
                           g->path, rope_dims, c->head_dim);
+    if (shapes_fit(g, c, emb, err) < 0)
+        return -1;
 
     /* Norm epsilon, rope. */
     eps_key = c->family == FT_FAMILY_GPT2 ? "attention.layer_norm_epsilon"

@@ -119,6 +119,20 @@ conv -m stories.gguf -o stories-hf || fail "GGUF -> hf"
 conv -m stories-hf -o again.gguf || fail "hf -> GGUF again"
 cmp -s stories.gguf again.gguf || fail "GGUF -> hf -> GGUF changed the bytes"
 
+# Archives of the Hugging Face directory in (a tar compressed with zstd, a
+# zip): the same bytes. The output's format from --format, whatever its name.
+tar -C "$data/llama2c" -cf - hf | zstd -q -o hf.tar.zst && conv -m hf.tar.zst -o from-tar.gguf ||
+    fail "hf.tar.zst -> GGUF"
+cmp -s stories.gguf from-tar.gguf || fail "GGUF from hf.tar.zst differs from GGUF from hf/"
+(cd "$data/llama2c" && zip -q -r "$tmp/hf.zip" hf) && conv -m hf.zip -o from-zip.gguf ||
+    fail "hf.zip -> GGUF"
+cmp -s stories.gguf from-zip.gguf || fail "GGUF from hf.zip differs from GGUF from hf/"
+conv -m stories-hf -o named-model --format gguf || fail "--format gguf"
+cmp -s stories.gguf named-model || fail "--format gguf without .gguf: not the same GGUF"
+conv -m stories.gguf -o dir.gguf --format hf || fail "--format hf"
+[ -f dir.gguf/config.json ] && [ -f dir.gguf/model.safetensors ] ||
+    fail "--format hf with a .gguf name did not write a directory"
+
 # ------------------------------------------------------- qwen2 and gpt2
 if /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
     /usr/bin/python3 "$FT_ROOT/tests/ref/engine_ref.py" --family qwen2 --out qwen2 >/dev/null ||

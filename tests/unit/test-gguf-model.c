@@ -15,7 +15,9 @@
  *    (tokenizer.ggml.model "gpt2" / "llama", tokens, merges, scores,
  *    token_type, special ids; gguf-py constants.py Keys.Tokenizer).
  *  - Bad models: a quantized tensor, an architecture ft does not run, a
- *    missing key, an unknown pre-tokenizer: one-line errors. */
+ *    missing key, an unknown pre-tokenizer: one-line errors; every byte
+ *    before the data of a small file changed four ways: a load or a
+ *    one-line error naming the file, never a crash. */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -691,6 +693,67 @@ static void test_bad_models(void)
                        "place in a llama model", "extra tensor");
 }
 
+/* Every byte before the data of a small model file with a tokenizer, set
+ * to 0 and to 0xff and with its low and high bits flipped: loading either
+ * succeeds or fails with one line that starts with the file's name, and
+ * never crashes or reads out of bounds (make SANITIZE=1 check runs this
+ * under AddressSanitizer). */
+static void test_mutations(void)
+{
+    char *src = tmp_path("mut-src.gguf"), *dst = tmp_path("mut.gguf");
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    FILE *f;
+    ft_gguf *g;
+    ft_err err;
+    uint64_t data_offset;
+    int n_tried = 0, n_failed = 0;
+
+    write_tiny(src, (tiny_spec){.pre = "gpt-2"});
+    g = ft_gguf_open(src, &err);
+    CHECK_MSG(g != NULL, "%s", err.msg);
+    if (!g)
+        return;
+    data_offset = g->data_offset;
+    ft_gguf_close(g);
+    f = fopen(src, "rb");
+    CHECK(f && fseek(f, 0, SEEK_END) == 0);
+    n = (size_t)ftell(f);
+    rewind(f);
+    buf = malloc(n);
+    CHECK(fread(buf, 1, n, f) == n);
+    fclose(f);
+    for (uint64_t off = 0; off < data_offset && off < n; off++) {
+        uint8_t old = buf[off];
+        const uint8_t vals[4] = {0, 0xff, (uint8_t)(old ^ 1), (uint8_t)(old ^ 0x80)};
+        for (int k = 0; k < 4; k++) {
+            ft_tokenizer *tok = NULL;
+            ft_model *m;
+            if (vals[k] == old || (k == 1 && vals[0] == 0xff))
+                continue;
+            buf[off] = vals[k];
+            f = fopen(dst, "wb");
+            CHECK(f && fwrite(buf, 1, n, f) == n && fclose(f) == 0);
+            memset(&err, 0, sizeof err);
+            m = ft_gguf_model_load(dst, &tok, &err);
+            n_tried++;
+            if (!m) {
+                n_failed++;
+                CHECK_MSG(!strncmp(err.msg, dst, strlen(dst)) && !strchr(err.msg, '\n'),
+                          "byte %llu = 0x%02x: \"%s\"", (unsigned long long)off, vals[k],
+                          err.msg);
+            }
+            ft_model_free(m);
+            ft_tokenizer_free(tok);
+        }
+        buf[off] = old;
+    }
+    printf("mutations: %d tried, %d refused\n", n_tried, n_failed);
+    /* Most changes break something the reader checks. */
+    CHECK_MSG(n_failed > n_tried / 2, "%d of %d mutations refused", n_failed, n_tried);
+    free(buf);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "%s/ft-test-gguf-model-XXXXXX",
@@ -701,6 +764,7 @@ int main(void)
     }
     test_stories();
     test_bad_models();
+    test_mutations();
     test_spm_tokenizer();
     test_pre_names();
     test_gpt2_tokenizer();
