@@ -4,6 +4,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "nn/vexp.h"
+
 #define PAR_MIN 32768L
 #define GELU_K 0.7978845608028654f /* √(2/π) */
 #define GELU_C 0.044715f
@@ -14,8 +16,9 @@ void ft_act_swiglu_forward(float *out, const float *gu, int N, int H)
     for (int n = 0; n < N; n++) {
         const float *g = gu + (size_t)n * 2 * H, *u = g + H;
         float *o = out + (size_t)n * H;
+#pragma omp simd
         for (int j = 0; j < H; j++)
-            o[j] = g[j] / (1.0f + expf(-g[j])) * u[j];
+            o[j] = g[j] / (1.0f + ft_vexp(-g[j])) * u[j];
     }
 }
 
@@ -26,9 +29,10 @@ void ft_act_swiglu_backward(float *dgu, const float *dout, const float *gu, int 
         const float *g = gu + (size_t)n * 2 * H, *u = g + H;
         const float *d = dout + (size_t)n * H;
         float *dg = dgu + (size_t)n * 2 * H, *du = dg + H;
+#pragma omp simd
         for (int j = 0; j < H; j++) {
             /* silu'(x) = σ(x)·(1 + x·(1 − σ(x))) */
-            float sg = 1.0f / (1.0f + expf(-g[j]));
+            float sg = 1.0f / (1.0f + ft_vexp(-g[j]));
             float silu = g[j] * sg;
             dg[j] += d[j] * u[j] * sg * (1.0f + g[j] * (1.0f - sg));
             du[j] += d[j] * silu;

@@ -10,6 +10,8 @@
 #include <omp.h>
 #include <string.h>
 
+#include "nn/vexp.h"
+
 size_t ft_attention_scratch_floats(const ft_attn_dims *d, int backward)
 {
     size_t S = (size_t)d->P + d->T;
@@ -43,14 +45,17 @@ static void softmax_causal(float *s, int T, int P)
         float *r = s + (size_t)t * S;
         int n = P + t + 1;
         float mx = r[0];
-        for (int j = 1; j < n; j++)
+#pragma omp simd reduction(max : mx)
+        for (int j = 0; j < n; j++)
             mx = r[j] > mx ? r[j] : mx;
         float sum = 0;
+#pragma omp simd reduction(+ : sum)
         for (int j = 0; j < n; j++) {
-            r[j] = expf(r[j] - mx);
+            r[j] = ft_vexp(r[j] - mx);
             sum += r[j];
         }
         float inv = 1.0f / sum;
+#pragma omp simd
         for (int j = 0; j < n; j++)
             r[j] *= inv;
         for (int j = n; j < S; j++)
@@ -100,8 +105,10 @@ static void softmax_backward(float *dp, const float *p, int T, int S, float scal
         float *dr = dp + (size_t)t * S;
         const float *pr = p + (size_t)t * S;
         float dot = 0;
+#pragma omp simd reduction(+ : dot)
         for (int j = 0; j < S; j++)
             dot += pr[j] * dr[j];
+#pragma omp simd
         for (int j = 0; j < S; j++)
             dr[j] = pr[j] * (dr[j] - dot) * scale;
     }
