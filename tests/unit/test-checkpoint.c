@@ -4,7 +4,11 @@
  * model saved as f16 or bf16 then loaded gives exactly the logits of the f32
  * model whose weights this test rounds itself (the compiler's _Float16
  * conversion for f16, round-to-nearest-even on the bits for bf16): the
- * storage type changes logits only by the rounding of the weights. */
+ * storage type changes logits only by the rounding of the weights. Also a
+ * GPT-2 file naming its tensors without "transformer." (as the original
+ * openai-community/gpt2 does): the same parameters, and saved back without
+ * the prefix. */
+#define _GNU_SOURCE /* memmem */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +140,64 @@ static void round_trips(const char *what, ft_model *m, const char *tmp)
     free(want32);
 }
 
+/* Rewrite dir/model.safetensors with "transformer." dropped from every
+ * tensor name (offsets are relative to the data, so only the header moves). */
+static int strip_prefix(const char *dir)
+{
+    char path[4096];
+    size_t n = 0;
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    char *raw = slurp(path, &n);
+    if (!raw || n < 8)
+        return -1;
+    uint64_t hl = 0;
+    memcpy(&hl, raw, 8);   /* little-endian, as this machine */
+    char *out = malloc(n), *w = out + 8;
+    for (size_t i = 8; i < 8 + hl; i++) {
+        if (!strncmp(raw + i, "\"transformer.", 13)) {
+            *w++ = '"';
+            i += 12;
+            continue;
+        }
+        *w++ = raw[i];
+    }
+    uint64_t nl = (uint64_t)(w - out - 8);
+    memcpy(out, &nl, 8);
+    memcpy(w, raw + 8 + hl, n - 8 - hl);
+    w += n - 8 - hl;
+    FILE *f = fopen(path, "wb");
+    int rc = f && fwrite(out, 1, w - out, f) == (size_t)(w - out) && fclose(f) == 0 ? 0 : -1;
+    free(raw);
+    free(out);
+    return rc;
+}
+
+static void gpt2_unprefixed(ft_model *g, const char *tmp)
+{
+    char d1[4096], d2[4096], d3[4096];
+    size_t n = 0;
+    ft_err err;
+
+    snprintf(d1, sizeof d1, "%s/gpt2-bare", tmp);
+    snprintf(d2, sizeof d2, "%s/gpt2-bare-2", tmp);
+    snprintf(d3, sizeof d3, "%s/gpt2-bare-3", tmp);
+    CHECK_MSG(ft_checkpoint_save(g, d1, FT_DTYPE_F32, 0, NULL, &err) == 0, "%s", err.msg);
+    CHECK(strip_prefix(d1) == 0);
+    ft_model *b = ft_checkpoint_load(d1, &err);
+    CHECK_MSG(b != NULL, "%s", err.msg);
+    if (!b)
+        return;
+    CHECK_INT(b->n_params, g->n_params);
+    CHECK(memcmp(b->params, g->params, g->n_params * sizeof *g->params) == 0);
+    CHECK_MSG(ft_checkpoint_save(b, d2, -1, 0, NULL, &err) == 0, "%s", err.msg);
+    snprintf(d3, sizeof d3, "%s/gpt2-bare-2/model.safetensors", tmp);
+    char *saved = slurp(d3, &n);
+    CHECK_MSG(saved && !memmem(saved, n, "transformer.", 12) && memmem(saved, n, "\"wte.weight\"", 12),
+              "saved back with the prefix, or without wte.weight");
+    free(saved);
+    ft_model_free(b);
+}
+
 static ft_model *random_model(const char *json)
 {
     ft_config cfg;
@@ -178,8 +240,10 @@ int main(void)
 
     ft_model *g = random_model("{\"model_type\": \"gpt2\", \"n_embd\": 32, \"n_layer\": 2, "
                                "\"n_head\": 4, \"n_positions\": 32, \"vocab_size\": 61}");
-    if (g)
+    if (g) {
         round_trips("gpt2", g, tmp);
+        gpt2_unprefixed(g, tmp);
+    }
     ft_model_free(g);
     ft_model *q = random_model("{\"model_type\": \"qwen2\", \"hidden_size\": 32, "
                                "\"intermediate_size\": 48, \"num_hidden_layers\": 2, "
