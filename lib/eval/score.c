@@ -13,6 +13,8 @@
 #include "adapt/prefix.h"
 #include "core/fsout.h"
 #include "model/checkpoint.h"
+#include "model/gguf.h"
+#include "model/gguf_model.h"
 #include "model/safetensors.h"
 #include "text/template.h"
 
@@ -614,6 +616,9 @@ static ft_tokenizer *model_tokenizer(const char *model, const char *tokenizer, f
         return ft_tokenizer_load(tokenizer, err);
     if (stat(model, &st) == 0 && S_ISDIR(st.st_mode))
         return ft_tokenizer_load(model, err);
+    /* A GGUF file: the tokenizer in its tokenizer.ggml.* metadata. */
+    if (ft_gguf_is_gguf(model))
+        return ft_gguf_tokenizer_load(model, err);
     int rc = ft_checkpoint_read_file(model, "tokenizer.json", &data, &n, err);
     if (rc == 0)
         ft_err_set(err, "%s: no tokenizer in the model (give --tokenizer)", model);

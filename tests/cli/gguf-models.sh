@@ -16,8 +16,8 @@
 #    back into the same text, generates greedily from BOS the 40 ids of
 #    reference.tsv (an independent float64 implementation), and its
 #    next-token probabilities over the 16 input positions are reference.tsv's
-#    exp(logit - logsumexp) within 1e-4 relative; the model ft-train wrote
-#    loads there too.
+#    exp(logit - logsumexp) within 1e-4 relative; ft-eval's perplexity of
+#    the sentences is llama.cpp's; the model ft-train wrote loads there too.
 : "${FT_BIN:?}" "${FT_ROOT:?}"
 data=${FT_DATA_DIR:-$FT_ROOT/../shared/data}
 tmp=$(mktemp -d) && trap 'rm -rf "$tmp"' EXIT
@@ -92,6 +92,29 @@ fi
 "$FT_BIN/ft-tokenize" -m full.gguf texts.mp | $PY "$MP" dec | cmp -s - gguf.jsonl ||
     fail "the trained model's GGUF encodes otherwise than its GGUF base"
 
+# ------------------------------------------------------ ft-eval, ft-label
+# The GGUF file and the same model as a Hugging Face directory (ft-convert
+# writes its tokenizer.json) give the same reports and labels; the
+# perplexity is checked against llama.cpp below.
+"$FT_BIN/ft-convert" -q -m s.gguf -o s-hf || fail "GGUF -> hf"
+$PY -c '
+import json
+for i, (t, l) in enumerate([("Lily saw a cat.", "a"), ("The dog ran home.", "b"),
+                            ("She loved to play.", "a"), ("Tom went to the store.", "b")]):
+    print(json.dumps({"id": i, "text": t, "label": l}))' | $PY "$MP" enc >cls.mp
+for m in s.gguf s-hf; do
+    "$FT_BIN/ft-eval" -q -m "$m" --task lm texts.mp >"$m.lm.json" 2>eval.err ||
+        fail "ft-eval --task lm -m $m: $(cat eval.err)"
+    "$FT_BIN/ft-eval" -q -m "$m" --task classify --labels a,b --verbalizer a=happy,b=sad \
+        cls.mp >"$m.cls.json" 2>eval.err || fail "ft-eval --task classify -m $m: $(cat eval.err)"
+    "$FT_BIN/ft-label" -q -m "$m" --labels a,b --verbalizer a=happy,b=sad cls.mp |
+        $PY "$MP" dec >"$m.label.jsonl" 2>eval.err || fail "ft-label -m $m: $(cat eval.err)"
+done
+for k in lm.json cls.json label.jsonl; do
+    [ -s "s.gguf.$k" ] && cmp -s "s.gguf.$k" "s-hf.$k" ||
+        fail "the GGUF model's $k differs from the same model's as a directory"
+done
+
 # --------------------------------------------------------------- llama.cpp
 if [ $have_llama -eq 0 ]; then
     echo "(llama.cpp checks skipped: no node or node-llama-cpp in tests/node/node_modules)"
@@ -143,6 +166,21 @@ for pos in range(16):
             print("position %d token %s: llama.cpp %.8g, reference %.8g" % (pos, t, got, want))
             bad += 1
 sys.exit(1 if bad else 0)
+PY
+
+# ft-eval's negative log-likelihood of the texts (each after BOS) is the
+# sum of llama.cpp's.
+seqs=$($PY -c '
+import sys
+print(";".join("1 " + " ".join(l.split()[2:]) for l in open(sys.argv[1])))' ft.tokens)
+llama s.gguf --nll "$seqs" >nll.out 2>llama.err || fail "llama.cpp --nll: $(tail -3 llama.err)"
+$PY - s.gguf.lm.json nll.out <<'PY' || fail "ft-eval's nll on the GGUF model is not llama.cpp's"
+import json, sys
+got = json.load(open(sys.argv[1]))["nll"]
+want = sum(float(l.split()[2]) for l in open(sys.argv[2]) if l.startswith("nll "))
+if not abs(got - want) <= 1e-5 * abs(want):
+    print("ft-eval %.9g, llama.cpp %.9g" % (got, want))
+    sys.exit(1)
 PY
 
 # The model ft-train wrote from the GGUF base, back in GGUF: llama.cpp

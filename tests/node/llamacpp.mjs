@@ -4,6 +4,7 @@
 //
 //   node llamacpp.mjs GGUF [--texts FILE] [--special 0|1] [--greedy N]
 //                          [--eval "ID ID ..."] [--top K] [--lora ADAPTER.gguf]
+//                          [--nll "ID ...;ID ...;..."]
 //
 // FILE: one text a line, or JSON lines with a "text" field when it ends in
 // .jsonl. --special 1 tokenizes as llama.cpp's llama_tokenize does with
@@ -19,6 +20,8 @@
 //   greedy ID ...            N tokens generated greedily after BOS
 //   probs P ID:PROB ...      after the eval ids up to position P, the K most
 //                            likely next tokens (all of them with --top 0)
+//   nll S VALUE              sequence S of --nll: minus the sum of the natural
+//                            log-probabilities of its ids after the first
 // --lora applies a LoRA adapter GGUF (scale 1) to the context.
 // The KV cache is kept in F32 (llama.cpp's default F16 rounds keys and
 // values) so the probabilities are those of the model in float32.
@@ -26,7 +29,7 @@ import fs from 'node:fs';
 import { getLlama } from 'node-llama-cpp';
 
 const args = process.argv.slice(2);
-const opt = { texts: null, special: 0, greedy: 0, eval: null, top: 5, lora: null };
+const opt = { texts: null, special: 0, greedy: 0, eval: null, top: 5, lora: null, nll: null };
 const file = args.shift();
 while (args.length) {
     const a = args.shift();
@@ -37,6 +40,7 @@ while (args.length) {
     else if (a === '--eval') opt.eval = v.trim().split(/\s+/).map(Number);
     else if (a === '--top') opt.top = Number(v);
     else if (a === '--lora') opt.lora = v;
+    else if (a === '--nll') opt.nll = v.split(';').map((q) => q.trim().split(/\s+/).map(Number));
     else throw new Error(`unknown option ${a}`);
 }
 
@@ -62,7 +66,7 @@ if (opt.texts) {
         out.push(`text ${i} ${JSON.stringify(model.detokenize(ids, false))}`);
     });
 }
-if (opt.greedy > 0 || opt.eval) {
+if (opt.greedy > 0 || opt.eval || opt.nll) {
     const ctx = await model.createContext({ contextSize: 128, batchSize: 128, threads: 1,
         flashAttention: false, experimentalKvCacheKeyType: 'F32',
         experimentalKvCacheValueType: 'F32',
@@ -87,6 +91,18 @@ if (opt.greedy > 0 || opt.eval) {
             if (opt.top > 0) e = e.slice(0, opt.top);
             out.push(`probs ${p} ${e.map(([t, q]) => `${t}:${q}`).join(' ')}`);
         });
+        seq.dispose();
+    }
+    if (opt.nll) {
+        const seq = ctx.getSequence();
+        for (const [k, ids] of opt.nll.entries()) {
+            await seq.clearHistory();
+            const res = await seq.controlledEvaluate(ids.slice(0, -1).map((t) =>
+                [t, { generateNext: { probabilities: true } }]));
+            let nll = 0;
+            res.forEach((r, p) => { nll -= Math.log(r.next.probabilities.get(ids[p + 1]) || 0); });
+            out.push(`nll ${k} ${nll}`);
+        }
         seq.dispose();
     }
     await ctx.dispose();
