@@ -55,6 +55,16 @@ int main(void)
     /* An index set: block 0 and the last one. */
     expect(&(ft_freeze_spec){"0,-1", NULL, 0}, llama, 8, 3, "01101110");
     expect(&(ft_freeze_spec){"1-1", NULL, 0}, llama, 8, 3, "00010010");
+    /* The issue's example on 8 blocks: 0, 5, 6, 7 (-1 is 7 again), and the
+     * final norm. */
+    static const char *const deep[] = {
+        "model.layers.0.mlp.up_proj.weight", "model.layers.1.mlp.up_proj.weight",
+        "model.layers.2.mlp.up_proj.weight", "model.layers.3.mlp.up_proj.weight",
+        "model.layers.4.mlp.up_proj.weight", "model.layers.5.mlp.up_proj.weight",
+        "model.layers.6.mlp.up_proj.weight", "model.layers.7.mlp.up_proj.weight",
+        "model.norm.weight", "model.embed_tokens.weight"};
+    expect(&(ft_freeze_spec){"0,5-7,-1", NULL, 0}, deep, 10, 8, "1000011110");
+    expect(&(ft_freeze_spec){"-3--2", NULL, 0}, deep, 10, 8, "0000011010");
     /* A regex: exactly what it matches. */
     expect(&(ft_freeze_spec){NULL, "_proj\\.weight$", 0}, llama, 8, 3, "01011000");
     expect(&(ft_freeze_spec){NULL, "norm", 1}, llama, 8, 3, "10100111");
