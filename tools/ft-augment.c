@@ -18,6 +18,7 @@
 #include "core/progress.h"
 #include "data/records.h"
 #include "prog.h"
+#include "recout.h"
 #include "text/augment.h"
 #include "text/augrec.h"
 #include "text/wordnet.h"
@@ -33,6 +34,7 @@ struct opts {
     const char *synonyms, *wordnet_dir, *stopwords, *rules;
     int no_wordnet, no_default_rules;
     size_t max_record_bytes;
+    const char *output;
     char **inputs;
     int n_inputs;
 };
@@ -72,7 +74,7 @@ static void usage(int status)
 {
     FILE *f = status ? stderr : stdout;
     fprintf(f,
-        "usage: ft-augment [options] [FILE...] < records > records\n"
+        "usage: ft-augment [options] [-o FILE] [FILE...] < records > records\n"
         "Write each record, then N label-preserving rewrites of its text.\n\n"
         "  -n, --num-aug N       rewrites per record (default 4)\n"
         "      --ops LIST        operations, in rotation order (default sr,ri,rs,rd;\n"
@@ -93,6 +95,8 @@ static void usage(int status)
         "      --rules FILE      perturbation rules added to ft's English ones\n"
         "      --no-default-rules  only the rules of --rules\n"
         "      --max-record-bytes N  refuse larger records (default 64M)\n"
+        "  -o, --output FILE     write to FILE, whole or not at all (default: standard\n"
+        "                        output)\n"
         FT_PROG_HELP);
     exit(status);
 }
@@ -113,6 +117,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         {"alpha-rs", required_argument, 0, OPT_ALPHA_RS},
         {"p-rd", required_argument, 0, OPT_P_RD}, {"field", required_argument, 0, OPT_FIELD},
         {"no-original", no_argument, 0, OPT_NO_ORIGINAL},
+        {"output", required_argument, 0, 'o'},
         {"synonyms", required_argument, 0, OPT_SYNONYMS},
         {"no-wordnet", no_argument, 0, OPT_NO_WORDNET},
         {"wordnet", required_argument, 0, OPT_WORDNET},
@@ -126,10 +131,11 @@ static void parse_args(int argc, char **argv, struct opts *o)
     ft_aug_opts_default(&o->aug);
     o->num_aug = 4;
     o->field = "text";
-    while ((c = getopt_long(argc, argv, "n:" FT_PROG_SHORT, longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:o:" FT_PROG_SHORT, longs, NULL)) != -1) {
         if (ft_prog_common(c, optarg, usage))
             continue;
         switch (c) {
+        case 'o': o->output = optarg; break;
         case 'n': o->num_aug = ft_prog_long("--num-aug", optarg, 0, 100000); break;
         case OPT_OPS:
             if (ft_aug_parse_ops(&o->aug, optarg, &err) < 0)
@@ -325,6 +331,16 @@ static void cleanup(struct res *r, struct slot *slots, long num_aug)
     ft_syn_free(r->syn);
 }
 
+/* The output, removed by exit() after a failure unless committed. */
+static ft_recout out;
+static int out_open;
+
+static void abort_output(void)
+{
+    if (out_open)
+        ft_recout_abort(&out);
+}
+
 int main(int argc, char **argv)
 {
     struct opts o = {0};
@@ -338,8 +354,11 @@ int main(int argc, char **argv)
     ft_prog_init("ft-augment");
     parse_args(argc, argv, &o);
     ft_prog_start();
-    if (!(wr = ft_writer_open(STDOUT_FILENO, "-", ft_prog.force, &err)))
+    if (ft_recout_open(&out, o.output, ft_prog.force, &err) < 0)
         ft_prog_die(&err);
+    out_open = 1;
+    atexit(abort_output);
+    wr = out.w;
     load(&o, &r);
     if (!(slots = ft_calloc(BATCH, sizeof *slots, &err)))
         ft_prog_die(&err);
@@ -361,7 +380,8 @@ int main(int argc, char **argv)
             close(fd);
     }
     ft_progress_end(&pg);
-    if (ft_writer_close(wr, &err) < 0)
+    out_open = 0;
+    if (ft_recout_commit(&out, &err) < 0)
         ft_prog_die(&err);
     ft_prog_info("%" PRIu64 " records, %" PRIu64 " rewrites, %" PRIu64 " equal to their "
                  "original", n_rec, n_rec * (uint64_t)o.num_aug, n_unchanged);

@@ -218,6 +218,15 @@ grep -c '"response": "A good film moves."' "$T/q.out" | grep -q '^3$' ||
 grep -q '"prompt": "Describe a good film."' "$T/q.out" &&
     fail "--field prompt left the prompt alone"
 
+# -o: the same bytes as standard output; nothing left behind after a
+# failure; an existing file refused without -f.
+"$AUG" -n 2 --seed 3 -o "$T/o.mp" < "$T/sent.mp" || fail "-o"
+"$AUG" -n 2 --seed 3 < "$T/sent.mp" | cmp -s - "$T/o.mp" || fail "-o differs from stdout"
+mkdir "$T/o"
+printf '\201\244text' | "$AUG" -o "$T/o/bad.mp" 2>/dev/null && fail "truncated input: exit 0"
+[ -z "$(ls -A "$T/o")" ] || fail "-o left a file after a failure: $(ls -A "$T/o")"
+"$AUG" -o "$T/o.mp" < "$T/sent.mp" 2>/dev/null; [ $? -eq 1 ] || fail "existing -o: not exit 1"
+
 # Installed as PREFIX/bin and PREFIX/share/ft (PREFIX/share exists too).
 mkdir -p "$T/prefix/bin" "$T/prefix/share/ft" "$T/prefix/share/man"
 cp "$AUG" "$T/prefix/bin/"
