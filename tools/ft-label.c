@@ -535,11 +535,8 @@ static int chunk_flush(struct run *r, ft_err *err)
 {
     if (!r->ck.n)
         return 0;
-    if (chunk_score(r, err) < 0 ||
-        (r->o->top ? chunk_keep(r, err) : chunk_write(r, err)) < 0) {
-        /* A scoring error names the text's index in the chunk: name the record. */
+    if (chunk_score(r, err) < 0 || (r->o->top ? chunk_keep(r, err) : chunk_write(r, err)) < 0)
         return -1;
-    }
     r->n_in += r->ck.n;
     r->ck.n = r->ck.len = 0;
     ft_progress_draw(&r->pg, 0, "%" PRIu64 " records, %.1f records/s", r->n_in,
@@ -645,6 +642,7 @@ static int read_stream(struct run *r, const char *path, take_fn take, flush_fn f
     }
     if (rc == 0 && flush(r, err) < 0)
         rc = -1;
+    r->path = NULL;
     ft_reader_free(rd);
     if (fd > 0)
         close(fd);
