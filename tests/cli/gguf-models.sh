@@ -194,12 +194,12 @@ grep '^tokens ' full.out | cmp -s - llama.tokens || fail "the trained model toke
 # (Split regex, ignore_merges, added specials; tok-oracle.mjs builds both and
 # encodes its texts with @huggingface/tokenizers) and as a Qwen2-style one
 # (the Llama 3 file with Qwen2's single-digit regex): each goes with a model
-# pre-trained from scratch (ft-train --init --tokenizer, as with ft-vocab's
-# tokenizer.json) that ft-convert writes as GGUF ("gpt-2", "llama-bpe",
-# "qwen2" in tokenizer.ggml.pre). llama.cpp must tokenize every text as ft
-# reading the same file does, and (GPT-2, Llama 3) as Hugging Face does
-# except where Hugging Face's NFC changes the text (llama.cpp normalizes
-# nothing).
+# pre-trained from scratch (ft-train --init --tokenizer) that ft-convert
+# writes as GGUF ("gpt-2", "llama-bpe", "qwen2" in tokenizer.ggml.pre); so
+# do vocabularies ft-vocab learns with each of its patterns. llama.cpp must
+# tokenize every text as ft reading the same file does, and (GPT-2,
+# Llama 3) as Hugging Face does except where Hugging Face's NFC changes the
+# text (llama.cpp normalizes nothing).
 node "$FT_ROOT/tests/node/tok-oracle.mjs" "$data" . hf-gpt2 --quick >/dev/null &&
     node "$FT_ROOT/tests/node/tok-oracle.mjs" "$data" . hf-llama3 --quick >/dev/null ||
     { fail "tok-oracle.mjs"; exit 1; }
@@ -211,11 +211,25 @@ split["Regex"] = split["Regex"].replace("\\p{N}{1,3}", "\\p{N}")
 json.dump(t, sys.stdout)
 PY
 $PY -c '
-import json
-for r in range(4):
-    print(json.dumps({"id": r, "tokens": [(r * 7 + 3 * i) % 50000 for i in range(17)]}))' |
-    $PY "$MP" enc >ids.mp
-# init NAME FAMILY VOCAB TOKENIZER: a 1-block model of FAMILY, one update.
+import json, sys
+for i, l in enumerate(open(sys.argv[1], encoding="utf-8").read().split("\n")):
+    if l:
+        print(json.dumps({"id": i, "text": json.loads(l)["text"]}))' hf-llama3.jsonl |
+    $PY "$MP" enc >bl.mp
+# ft-vocab's own vocabularies (600 tokens learnt from SST-2's training
+# sentences) with each of its pre-tokenizer patterns, NFC for Qwen2's.
+cut -f2 "$data/eda/sst2/train.tsv" | head -n 2000 | $PY -c '
+import json, sys
+for i, l in enumerate(sys.stdin):
+    print(json.dumps({"id": i, "text": l.rstrip("\n")}))' | $PY "$MP" enc >corpus.mp
+for p in gpt2 llama3 qwen2; do
+    nfc=
+    [ $p = qwen2 ] && nfc=--nfc
+    "$FT_BIN/ft-vocab" -q --size 600 --pattern $p $nfc -o "vocab-$p.json" corpus.mp ||
+        fail "ft-vocab --pattern $p"
+done
+# init NAME FAMILY VOCAB TOKENIZER: a 1-block model of FAMILY pre-trained
+# for one update on the texts, written as GGUF.
 init() {
     case $2 in
     gpt2) printf '{"model_type": "gpt2", "n_embd": 16, "n_layer": 1, "n_head": 2,
@@ -225,17 +239,12 @@ init() {
         "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "vocab_size": %d}\n' "$2" "$3" ;;
     esac >"$1.cfg.json"
     "$FT_BIN/ft-train" -q -j 1 --init "$1.cfg.json" --tokenizer "$4" --seq-len 16 -b 2 \
-        --max-steps 1 -o "$1.dir" ids.mp 2>"$1.err" &&
+        --max-steps 1 -o "$1.dir" bl.mp 2>"$1.err" &&
         "$FT_BIN/ft-convert" -q -m "$1.dir" -o "$1.gguf" 2>>"$1.err"
 }
-$PY -c '
-import json, sys
-for i, l in enumerate(open(sys.argv[1], encoding="utf-8").read().split("\n")):
-    if l:
-        print(json.dumps({"id": i, "text": json.loads(l)["text"]}))' hf-llama3.jsonl |
-    $PY "$MP" enc >bl.mp
 for spec in gpt2:gpt2:50257:hf-gpt2:gpt-2 llama:llama:50262:hf-llama3:llama-bpe \
-    qwen2:qwen2:50262:hf-qwen2:qwen2; do
+    qwen2:qwen2:50262:hf-qwen2:qwen2 vocab-gpt2:gpt2:600:vocab-gpt2:gpt-2 \
+    vocab-llama3:llama:600:vocab-llama3:llama-bpe vocab-qwen2:qwen2:600:vocab-qwen2:qwen2; do
     IFS=: read -r name fam vocab tj pre <<EOS
 $spec
 EOS
@@ -271,8 +280,8 @@ for o, l, f in zip(oracle, llama, ft):
     if l != f:
         print("%s: %r: llama.cpp %s, ft %s" % (sys.argv[4], o["text"][:60], l[:12], f[:12]))
         bad += 1
-    if sys.argv[4] == "qwen2":
-        continue  # the oracle's ids are Llama 3's
+    if sys.argv[4] == "qwen2" or sys.argv[4].startswith("vocab-"):
+        continue  # no Hugging Face ids for these vocabularies
     if unicodedata.normalize("NFC", o["text"]) != o["text"] and sys.argv[4] != "gpt2":
         nfc += 1
     elif l != o["ids"]:
