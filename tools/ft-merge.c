@@ -11,10 +11,13 @@
 #include "adapt/lora_gguf.h"
 #include "adapt/merge.h"
 #include "inspect.h"
+#include "core/fsout.h"
 #include "model/checkpoint.h"
 #include "model/convert.h"
 #include "model/dtype.h"
+#include "model/safetensors.h"
 #include "prog.h"
+#include "train/export.h"
 
 enum {
     OPT_FORMAT = FT_OPT_FIRST_PRIVATE, OPT_DTYPE, OPT_WEIGHTS, OPT_NAME, OPT_INSPECT,
@@ -205,6 +208,68 @@ static ft_lora *load_adapter(ft_model *m, const char *dir, ft_merge_embed *e)
     return l;
 }
 
+/* What an adapter ft-train made was trained for: the task, template,
+ * length and labels in its safetensors metadata. The merged model carries
+ * them, so ft-eval and ft-label score it as they score the adapter. */
+static const char *const task_keys[] = {"ft_task", "ft_template", "ft_max_len", "ft_labels",
+                                        "ft_verbalizer"};
+#define N_TASK_KEYS (sizeof task_keys / sizeof *task_keys)
+
+static void adapter_task(const char *dir, char *vals[N_TASK_KEYS])
+{
+    ft_err err;
+    char *p = ft_path_join(dir, "adapter_model.safetensors", &err);
+    ft_safetensors *sf = p ? ft_safetensors_open(p, &err) : NULL;
+
+    if (!sf)
+        ft_prog_die(&err);
+    for (size_t k = 0; k < N_TASK_KEYS; k++) {
+        const char *v = ft_safetensors_meta(sf, task_keys[k]);
+        vals[k] = v ? strdup(v) : NULL;
+        if (v && !vals[k])
+            ft_prog_fail("out of memory");
+    }
+    ft_safetensors_close(sf);
+    free(p);
+}
+
+/* The key, value list of the first adapter's task when every adapter has
+ * the same one (NULL when the first has none; with a warning when they
+ * differ, since no one task describes the sum). */
+static const char **task_meta(const struct options *o)
+{
+    static char *first[N_TASK_KEYS];
+    static const char *meta[2 * N_TASK_KEYS + 1];
+    int n = 0;
+
+    adapter_task(o->adapters[0], first);
+    for (int i = 1; i < o->n_adapters; i++) {
+        char *v[N_TASK_KEYS];
+        int same = 1;
+        adapter_task(o->adapters[i], v);
+        for (size_t k = 0; k < N_TASK_KEYS; k++) {
+            same &= (!v[k] && !first[k]) || (v[k] && first[k] && !strcmp(v[k], first[k]));
+            free(v[k]);
+        }
+        if (!same) {
+            if (first[0])
+                ft_prog_warn("%s and %s were trained for different tasks: %s carries none "
+                             "(give ft-eval and ft-label the task)", o->adapters[0],
+                             o->adapters[i], o->output);
+            return NULL;
+        }
+    }
+    if (!first[0])
+        return NULL;
+    for (size_t k = 0; k < N_TASK_KEYS; k++)
+        if (first[k]) {
+            meta[n++] = task_keys[k];
+            meta[n++] = first[k];
+        }
+    meta[n] = NULL;
+    return meta;
+}
+
 static const char *dtype_option(int dtype)
 {
     return dtype == FT_DTYPE_F16 ? "f16" : dtype == FT_DTYPE_BF16 ? "bf16" : "f32";
@@ -273,8 +338,14 @@ int main(int argc, char **argv)
         if (ft_convert_pick_tokenizer(o.model, o.tokenizer, o.format, &tok, &copy_from,
                                       &err) < 0)
             ft_prog_die(&err);
-        if (ft_convert_save(m, tok, copy_from, o.output, o.format, o.dtype, o.name,
-                            ft_prog.force, &err) < 0)
+        /* A Hugging Face output keeps the adapters' task; a GGUF file is
+         * llama.cpp's and holds none. */
+        const char **meta = o.format == FT_FORMAT_HF ? task_meta(&o) : NULL;
+        int rc = meta ? ft_export_model(m, o.output, o.dtype, ft_prog.force,
+                                        tok ? NULL : copy_from, NULL, tok, meta, &err)
+                      : ft_convert_save(m, tok, copy_from, o.output, o.format, o.dtype, o.name,
+                                        ft_prog.force, &err);
+        if (rc < 0)
             ft_prog_die(&err);
     }
     for (int i = 0; i < o.n_adapters; i++) {

@@ -11,7 +11,7 @@ set -u
 PY=/usr/bin/python3
 MP="$FT_ROOT/tests/cli/mpjson.py"
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
 status=0
 fail() { echo "FAIL: $*"; status=1; }
@@ -126,6 +126,47 @@ last=$($PY -c '
 import json, sys
 print("%.4f" % [json.loads(l) for l in open("log.jsonl")][-1]["eval_accuracy"])')
 grep -q "^ft-train: cls.mp: accuracy $last, " err || fail "final accuracy $last: $(cat err)"
+
+# --- ft-merge carries a LoRA classifier's task into the merged model ----------
+# The merged model's metadata is the adapter's, so ft-eval scores it without
+# being told the task: the same predicted label for every record as base +
+# adapter. Two adapters trained for different label sets: a warning, and
+# the merged model carries no task.
+run train --max-steps 1 -o base cls.mp
+[ "$rc" -eq 0 ] || fail "base: $(cat err)"
+mk_lora() { # OUT LABELS VERBALIZER
+    "$FT_BIN/ft-train" -j 1 -q -m base --method lora --lora-r 4 --task classify --labels "$2" \
+        --verbalizer "$3" --template 'Review: {text} =>' -b 4 --max-steps 3 --lr 5e-2 \
+        -o "$1" cls.mp 2>err || fail "$1: $(cat err)"
+}
+mk_lora cls.lora positive,negative negative=no,positive=yes
+"$FT_BIN/ft-merge" -j 1 -q -m base -a cls.lora -o merged 2>err || fail "ft-merge: $(cat err)"
+for k in ft_task ft_template ft_labels ft_verbalizer ft_max_len; do
+    a=$(meta cls.lora/adapter_model.safetensors $k) b=$(meta merged/model.safetensors $k)
+    [ "$a" != - ] && [ "$a" = "$b" ] || fail "merged $k: '$b', the adapter's '$a'"
+done
+"$FT_BIN/ft-eval" -j 1 -q -m base -a cls.lora --predictions p-ad.mp cls.mp >e-ad.json &&
+    "$FT_BIN/ft-eval" -j 1 -q -m merged --predictions p-mg.mp cls.mp >e-mg.json ||
+    fail "ft-eval of the adapter or the merged model"
+"$FT_BIN/ft-export" p-ad.mp >p-ad.jsonl && "$FT_BIN/ft-export" p-mg.mp >p-mg.jsonl ||
+    fail "ft-export of the predictions"
+$PY - p-ad.jsonl p-mg.jsonl <<'EOF' || fail "merged and adapter predictions differ"
+import json, sys
+a, m = ([json.loads(l) for l in open(p)] for p in sys.argv[1:])
+assert len(a) == len(m) == 24, (len(a), len(m))
+for x, y in zip(a, m):
+    assert x["id"] == y["id"] and x["prediction"] == y["prediction"], (x, y)
+    for k, p in x["probs"].items():
+        assert abs(p - y["probs"][k]) < 1e-5, (x, y)
+# the adapter moved the scores apart: not one constant answer
+assert len({round(x["probs"]["positive"], 6) for x in a}) > 5
+EOF
+mk_lora other.lora negative,positive negative=bad,positive=good
+"$FT_BIN/ft-merge" -j 1 -m base -a cls.lora -a other.lora -o merged2 2>err ||
+    fail "ft-merge of two tasks: $(cat err)"
+grep -q "^ft-merge: warning: cls.lora and other.lora were trained for different tasks: merged2 carries none" err ||
+    fail "two tasks: no warning: $(cat err)"
+[ "$(meta merged2/model.safetensors ft_task)" = - ] || fail "merged2 carries a task"
 
 # --- Bad records: one line naming the record, exit 1, no output ---------------
 bad() { # NAME TASK JSONL MESSAGE [OPTIONS]
