@@ -78,6 +78,21 @@ check: all $(UNITS)
 bench: all
 	$(MAKE) -C bench
 
+# The main job at a small budget: the spam pipeline (pipelines/spam.mk),
+# about ten minutes on two cores; results in results/demo.md and plots.
+DEMO = GOLD=200 POOL=400 BUDGET=400 STEPS=150 ROUNDS=1
+demo: all
+	$(MAKE) -f pipelines/spam.mk -j2 OUT=results/demo $(DEMO) all plots
+
+# The same end to end at a reduced budget, checked (tests/cli/demo.sh runs
+# it inside make check): every stage's output, and a test accuracy whose
+# bootstrap interval lies above the majority rate.
+CHECK_DEMO_OUT = build/check-demo
+CHECK_DEMO = GOLD=200 POOL=200 BUDGET=150 STEPS=100 ROUNDS=1
+check-demo: all
+	$(MAKE) -f pipelines/spam.mk -j2 OUT=$(CHECK_DEMO_OUT) $(CHECK_DEMO) all plots
+	BIN=$(or $(BIN),$(CURDIR)/bin) sh pipelines/check-demo.sh $(CHECK_DEMO_OUT)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
 	  $(DESTDIR)$(PREFIX)/include/ft $(DESTDIR)$(PREFIX)/share/man/man1 \
@@ -96,7 +111,7 @@ clean:
 format:
 	clang-format -i $(LIB_SRC) $(HEADERS) $(TOOL_SRC) $(COMMON_SRC) tools/common/*.h
 
-.PHONY: all check bench install clean format
+.PHONY: all check bench demo check-demo install clean format
 .SECONDARY:
 
 -include $(LIB_OBJ:.o=.d) $(COMMON_OBJ:.o=.d) $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%.d)
