@@ -10,7 +10,7 @@ VERSION = 0.1.0
 PREFIX ?= /usr/local
 CC ?= cc
 CFLAGS ?= -O2 -g
-WARN = -Wall -Wextra -Wno-unused-parameter
+WARN = -Wall -Wextra
 PKGS = msgpack libarchive libpcre2-8 jansson libutf8proc openblas libxxhash zlib
 
 ifeq ($(SANITIZE),1)

@@ -155,6 +155,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 
 static void on_warn(void *ctx, const char *msg)
 {
+    (void)ctx;
     ft_prog_warn("%s", msg);
 }
 

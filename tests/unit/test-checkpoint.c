@@ -146,7 +146,7 @@ static int strip_prefix(const char *dir)
 {
     char path[4096];
     size_t n = 0;
-    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    CHECK(snprintf(path, sizeof path, "%s/model.safetensors", dir) < (int)sizeof path);
     char *raw = slurp(path, &n);
     if (!raw || n < 8)
         return -1;

@@ -172,9 +172,9 @@ static void test_permute_stories(void)
         printf("skipping the stories260K permutation: no shared data\n");
         return;
     }
-    snprintf(path, sizeof path, "%s/llama2c/stories260K.bin", dir);
+    CHECK(snprintf(path, sizeof path, "%s/llama2c/stories260K.bin", dir) < (int)sizeof path);
     CHECK(ft_read_file(path, 1 << 24, &bin, &bin_bytes, NULL) == 0);
-    snprintf(path, sizeof path, "%s/llama2c/hf/model.safetensors", dir);
+    CHECK(snprintf(path, sizeof path, "%s/llama2c/hf/model.safetensors", dir) < (int)sizeof path);
     CHECK(ft_read_file(path, 1 << 24, &st, &st_bytes, NULL) == 0);
     memcpy(h, bin, sizeof h);
     dim = h[0], n_layers = h[2], n_heads = h[3], n_kv = h[4], vocab = h[5];

@@ -280,6 +280,7 @@ static void test_read(uint32_t version, uint32_t alignment)
 /* The sample through the writer, tensor q's bytes from a fill callback. */
 static int fill_q(void *ctx, void *dst, size_t n, ft_err *err)
 {
+    (void)err;
     (void)ctx;
     for (size_t i = 0; i < n; i++)
         ((uint8_t *)dst)[i] = (uint8_t)(i * 7);
@@ -288,6 +289,7 @@ static int fill_q(void *ctx, void *dst, size_t n, ft_err *err)
 
 static int fill_fail(void *ctx, void *dst, size_t n, ft_err *err)
 {
+    (void)ctx; (void)dst; (void)n;
     return ft_err_set(err, "no bytes today");
 }
 

@@ -424,7 +424,7 @@ static void test_bad(const char *llama, const char *gpt2)
     char src[512], d[512];
     ft_err err;
     ft_model *m = load_model(llama), *g = load_model(gpt2);
-    snprintf(src, sizeof src, "%s/roundtrip", llama);
+    CHECK(snprintf(src, sizeof src, "%s/roundtrip", llama) < (int)sizeof src);
 
     /* another base: llama's adapter on GPT-2 names a tensor */
     expect_load_error(g, src, "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight");

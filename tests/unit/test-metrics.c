@@ -2,6 +2,7 @@
  * the comments), then the classification scores against scikit-learn on
  * random predictions (skipped, saying so, when sklearn is missing). */
 #include <stdint.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/rng.h"

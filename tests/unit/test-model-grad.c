@@ -240,6 +240,7 @@ typedef struct lora {
 static void lora_fwd(void *ctx, int id, float *out, int ldo, const float *inp, int N,
                      int train)
 {
+    (void)train;
     lora *L = ctx;
     if (id != L->id)
         return;

@@ -247,7 +247,7 @@ static void compare_saved(const char *dir, ft_prefix_adapter *a, const char *tag
     char *x = NULL, *y = NULL;
     size_t nx = 0, ny = 0;
     snprintf(src, sizeof src, "%s/init_adapter/adapter_config.json", dir);
-    snprintf(dst, sizeof dst, "%s/adapter_config.json", out);
+    CHECK(snprintf(dst, sizeof dst, "%s/adapter_config.json", out) < (int)sizeof dst);
     CHECK(ft_read_file(src, 1 << 20, &x, &nx, &err) == 0);
     CHECK(ft_read_file(dst, 1 << 20, &y, &ny, &err) == 0);
     while (x && nx && x[nx - 1] == '\n')
@@ -260,7 +260,7 @@ static void compare_saved(const char *dir, ft_prefix_adapter *a, const char *tag
     const char *files[2] = {"adapter_model.safetensors", "prefix_encoder.safetensors"};
     for (int f = 0; f < (a->H ? 2 : 1); f++) {
         snprintf(src, sizeof src, "%s/init_adapter/%s", dir, files[f]);
-        snprintf(dst, sizeof dst, "%s/%s", out, files[f]);
+        CHECK(snprintf(dst, sizeof dst, "%s/%s", out, files[f]) < (int)sizeof dst);
         ft_safetensors *s1 = ft_safetensors_open(src, &err), *s2 = ft_safetensors_open(dst,
                                                                                    &err);
         CHECK_MSG(s1 && s2 && s1->n_tensors == s2->n_tensors, "%s: %s", tag, files[f]);
@@ -373,8 +373,8 @@ static void bad_input(void)
     expect_error(&c3, ga, -1, -1, "the prefix has 2 layers, the model 3");
     /* a LoRA adapter is not a prefix */
     snprintf(path, sizeof path, "%s/lora", dir);
-    snprintf(cmd, sizeof cmd, "mkdir -p %s && printf '{\"peft_type\": \"LORA\"}' > "
-             "%s/adapter_config.json", path, path);
+    CHECK(snprintf(cmd, sizeof cmd, "mkdir -p %s && printf '{\"peft_type\": \"LORA\"}' > "
+             "%s/adapter_config.json", path, path) < (int)sizeof cmd);
     CHECK(system(cmd) == 0);
     expect_error(&ml->cfg, path, -1, -1, "\"peft_type\" is LORA, not \"PREFIX_TUNING\"");
 
@@ -399,7 +399,7 @@ static void bad_input(void)
     ft_prefix_free(a);
 
     /* PEFT's own projected adapter (no MLP file): inference yes, training no */
-    snprintf(path, sizeof path, "%s/prefix_encoder.safetensors", la);
+    CHECK(snprintf(path, sizeof path, "%s/prefix_encoder.safetensors", la) < (int)sizeof path);
     CHECK(unlink(path) == 0);
     a = ft_prefix_apply(ml, la, &err);
     CHECK_MSG(a && a->peft_output_only && a->H == 0, "%s", err.msg);
@@ -408,9 +408,9 @@ static void bad_input(void)
     expect_error(&ml->cfg, la, 4, 8, "holds only its projection's output");
 
     /* a damaged tensor shape */
-    snprintf(cmd, sizeof cmd, "cp %s/adapter_model.safetensors %s/x && sed -i "
+    CHECK(snprintf(cmd, sizeof cmd, "cp %s/adapter_model.safetensors %s/x && sed -i "
              "'s/\"num_virtual_tokens\": 4/\"num_virtual_tokens\": 5/' "
-             "%s/adapter_config.json", ga, dir, ga);
+             "%s/adapter_config.json", ga, dir, ga) < (int)sizeof cmd);
     CHECK(system(cmd) == 0);
     expect_error(&mg->cfg, ga, -1, -1, "prompt_embeddings is 4 x 256, this model needs 5 x "
                  "256");

@@ -14,6 +14,7 @@
 static int bytes_encode(void *ctx, const char *text, size_t len, int32_t **ids,
                         size_t *n, size_t *cap, ft_err *err)
 {
+    (void)ctx;
     if (ft_grow(ids, cap, *n + len, sizeof **ids, err) < 0)
         return -1;
     for (size_t i = 0; i < len; i++)
