@@ -133,8 +133,9 @@ typedef struct ft_tok_stream {
 /* at_start: 1 when decoding from the beginning of a text, 0 for a
  * continuation (the first token's space is kept). */
 void ft_tokenizer_stream_init(ft_tok_stream *s, int flags, int at_start);
-/* The text id adds, into buf (cap >= 64 plus the token's length is enough;
- * ft_tokenizer_max_token_bytes() + 8 always is). */
+/* The text id adds, into buf. Every byte that is not valid UTF-8 becomes
+ * U+FFFD (3 bytes), so cap must be 3 x (the token's length + 3 pending
+ * bytes): 3 * (ft_tokenizer_max_token_bytes() + 4) always is enough. */
 int ft_tokenizer_stream_next(const ft_tokenizer *t, ft_tok_stream *s, int32_t id, char *buf,
                              size_t cap, size_t *n_bytes, ft_err *err);
 /* Whatever is still pending, as U+FFFD (3 bytes at most into buf). */
