@@ -14,7 +14,7 @@ PKGS="build-essential pkg-config
   wordnet-base wordnet-dev libopenmpi-dev openmpi-bin"
 # Oracles and tools the tests and pipelines use.
 PKGS="$PKGS python3 python3-torch python3-numpy python3-sklearn python3-jinja2
-  zstd xz-utils zip gnuplot-nox wordnet"
+  zstd xz-utils zip unzip gnuplot-nox wordnet"
 # Node.js runs the reference encoders; Debian's when the machine has none.
 command -v npm >/dev/null || PKGS="$PKGS nodejs npm"
 

@@ -11,6 +11,7 @@
 #include "model/dtype.h"
 #include "model/gguf.h"
 #include "prog.h"
+#include "train/export.h"
 
 enum { OPT_FORMAT = FT_OPT_FIRST_PRIVATE, OPT_DTYPE, OPT_TOKENIZER, OPT_NAME };
 
@@ -30,7 +31,8 @@ static void usage(int status)
             "usage: ft-convert -m MODEL -o OUT [options]\n"
             "Convert a model between formats and storage types. MODEL is a Hugging Face\n"
             "directory or archive, a GGUF file or a llama2.c checkpoint; OUT is a Hugging\n"
-            "Face directory or a GGUF file.\n"
+            "Face directory, an archive of one (.tar, .tar.gz, .tar.xz, .tar.zst, .zip)\n"
+            "or a GGUF file.\n"
             "\n"
             "  -m, --model MODEL       the model to convert\n"
             "  -o, --output OUT        where to write it (refused if it exists, unless -f)\n"
@@ -117,8 +119,14 @@ int main(int argc, char **argv)
     if (!tok && !copy_from)
         ft_prog_warn("%s: no tokenizer; the output has none", o.model);
 
-    if (ft_convert_save(m, tok, copy_from, o.output, o.format, o.dtype, o.name, ft_prog.force,
-                        &err) < 0)
+    /* A Hugging Face output whose name ends in .tar, .tar.gz, .tar.xz,
+     * .tar.zst or .zip is written as that archive (as ft-train does). */
+    int rc = o.format == FT_FORMAT_HF && ft_export_is_archive(o.output)
+                 ? ft_export_model(m, o.output, o.dtype, ft_prog.force, tok ? NULL : copy_from,
+                                   NULL, tok, NULL, &err)
+                 : ft_convert_save(m, tok, copy_from, o.output, o.format, o.dtype, o.name,
+                                   ft_prog.force, &err);
+    if (rc < 0)
         ft_prog_die(&err);
     ft_tokenizer_free(tok);
     ft_model_free(m);

@@ -341,10 +341,12 @@ int main(int argc, char **argv)
         /* A Hugging Face output keeps the adapters' task; a GGUF file is
          * llama.cpp's and holds none. */
         const char **meta = o.format == FT_FORMAT_HF ? task_meta(&o) : NULL;
-        int rc = meta ? ft_export_model(m, o.output, o.dtype, ft_prog.force,
-                                        tok ? NULL : copy_from, NULL, tok, meta, &err)
-                      : ft_convert_save(m, tok, copy_from, o.output, o.format, o.dtype, o.name,
-                                        ft_prog.force, &err);
+        int archive = o.format == FT_FORMAT_HF && ft_export_is_archive(o.output);
+        int rc = meta || archive
+                     ? ft_export_model(m, o.output, o.dtype, ft_prog.force,
+                                       tok ? NULL : copy_from, NULL, tok, meta, &err)
+                     : ft_convert_save(m, tok, copy_from, o.output, o.format, o.dtype, o.name,
+                                       ft_prog.force, &err);
         if (rc < 0)
             ft_prog_die(&err);
     }

@@ -132,6 +132,21 @@ cmp -s stories.gguf named-model || fail "--format gguf without .gguf: not the sa
 conv -m stories.gguf -o dir.gguf --format hf || fail "--format hf"
 [ -f dir.gguf/config.json ] && [ -f dir.gguf/model.safetensors ] ||
     fail "--format hf with a .gguf name did not write a directory"
+# Hugging Face archives out: a tar with zstd and a zip, read by tar and
+# unzip (not by ft), hold the files of the directory output byte for byte.
+conv -m stories.gguf -o out-dir || fail "GGUF -> HF directory"
+for a in out.tar.zst out.zip; do
+    conv -m stories.gguf -o $a || { fail "GGUF -> $a"; continue; }
+    [ -f $a ] || { fail "$a is not a file"; continue; }
+    mkdir x-$a
+    case $a in
+    *.zip) (cd x-$a && unzip -q ../$a) ;;
+    *) tar -C x-$a --zstd -xf $a ;;
+    esac || fail "$a does not unpack"
+    for f in config.json model.safetensors; do
+        cmp -s out-dir/$f "$(find x-$a -name $f | head -n 1)" || fail "$a: $f differs from the directory's"
+    done
+done
 
 # ------------------------------------------------------- qwen2 and gpt2
 if /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
