@@ -13,12 +13,14 @@ process (OMP_WAIT_POLICY only takes effect at start-up), and the best
 setting is reported. Output is TSV on stdout, one line per run and one
 "best" line per (shape, mode):
 
-    # kind shape mode setting tokens_per_s peak_rss_mib steps
-    run   stories15M full passive-t2 1187.3 1412.5 5
-    best  stories15M full passive-t2 1187.3 1412.5 5
+    # kind shape mode setting tokens_per_s peak_rss_mib steps cpu_tokens_per_s
+    run   stories15M full passive-t2 1187.3 1412.5 5 640.2
+    best  stories15M full passive-t2 1187.3 1412.5 5 640.2
 
 peak_rss_mib is the process's peak resident set (getrusage), interpreter
-included. Progress goes to stderr.
+included; cpu_tokens_per_s (last column) divides the tokens by the CPU time
+of the timed steps (all threads of the process: time.process_time), the
+figure that a busy machine disturbs least. Progress goes to stderr.
 """
 
 import argparse
@@ -189,13 +191,14 @@ def worker(a):
 
     for _ in range(a.warmup):
         step()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(a.steps):
         step()
-    dt = time.perf_counter() - t0
+    dt, dc = time.perf_counter() - t0, time.process_time() - c0
     tps = a.steps * a.batch * a.seq / dt
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print("run\t%s\t%s\t%s\t%.1f\t%.1f\t%d" % (a.shape, a.mode, a.setting, tps, rss, a.steps))
+    print("run\t%s\t%s\t%s\t%.1f\t%.1f\t%d\t%.1f" % (a.shape, a.mode, a.setting, tps, rss,
+                                                     a.steps, a.steps * a.batch * a.seq / dc))
 
 
 def main():
@@ -230,7 +233,7 @@ def main():
                 ap.error("unknown %s (choose from %s)" % (x, ",".join(allowed)))
     base_env = {k: v for k, v in os.environ.items()
                 if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS")}
-    print("# kind\tshape\tmode\tsetting\ttokens_per_s\tpeak_rss_mib\tsteps")
+    print("# kind\tshape\tmode\tsetting\ttokens_per_s\tpeak_rss_mib\tsteps\tcpu_tokens_per_s")
     sys.stdout.flush()
     for shape in shapes:
         steps = a.steps or (20 if shape == "stories260K" else 5)

@@ -26,7 +26,7 @@ endef
 lr_full := 1e-3
 lr_freeze := 2e-3
 lr_lora := 5e-3
-lr_ptuning := 1e-2
+lr_ptuning := 3e-2
 args_full :=
 args_freeze := --trainable-layers 2
 args_lora := --lora-r 8 --lora-alpha 16 --lora-targets all-linear

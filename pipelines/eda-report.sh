@@ -11,7 +11,7 @@ num() { sed -n "s/.*\"$1\": *\([-0-9.eE+]*\).*/\1/p" "$2"; }
 pair() { sed -n "s/.*\"$1\": *\[\([-0-9.eE+]*\), *\([-0-9.eE+]*\)\].*/\1 \2/p" "$2"; }
 count() { "$bin/ft-export" --format text --fields id "$1" | wc -l; }
 
-echo "# EDA sets: 500 gold examples, four methods, augmentation, self-training"
+echo "# EDA sets: $(echo "$settings" | sed -n "s/.*GOLD=\([0-9]*\).*/\1/p") gold examples per set: the methods, augmentation, self-training"
 echo
 echo "Settings: $settings. Measured by \`make -f pipelines/eda.mk\`."
 echo

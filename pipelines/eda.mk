@@ -13,8 +13,8 @@
 #
 # Knobs: DATA (the eda folder, default ../shared/data/eda), OUT (default
 # results/eda), SETS, METHODS, SEED, THREADS, GOLD (500), BUDGET
-# (pre-training updates of 8 x CTX tokens, default 1500), STEPS (updates of
-# each fine-tuning run, default 300), CTX (tokens per example, default 64),
+# (pre-training updates of 8 x CTX tokens, default 6000), STEPS (updates of
+# each fine-tuning run, default 600), CTX (tokens per example, default 64),
 # THRESHOLD (pseudo-label confidence, default 0.9), VOCAB (4096).
 #
 # COMPUTE: 4 sets x 4 methods x 2 x 2 = 64 fine-tuning runs of STEPS
@@ -29,8 +29,8 @@ DATA ?= $(FT_ROOT)/../shared/data/eda
 OUT ?= results/eda
 SETS ?= sst2 subj trec cr
 GOLD ?= 500
-BUDGET ?= 1500
-STEPS ?= 300
+BUDGET ?= 6000
+STEPS ?= 600
 CTX ?= 64
 W := $(OUT)
 
