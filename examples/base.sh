@@ -1,6 +1,6 @@
 #!/bin/sh
 # A small base model for the other examples, made here from nothing: a
-# 4096-token byte-level BPE vocabulary learnt by ft-vocab and a 1.3 M-
+# 4096-token byte-level BPE vocabulary learnt by ft-vocab and a 1.25 M-
 # parameter Llama pre-trained by ft-train on the training sentences of the
 # four EDA sets (../shared/data/eda), none that is also a test sentence.
 # A few minutes on two cores; made once, into $WORK/base (default

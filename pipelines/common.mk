@@ -13,7 +13,7 @@ THRESHOLD ?= 0.9
 # Every program: quiet, THREADS threads, the seed.
 FT = -q -j $(THREADS) --seed $(SEED)
 
-# The base: a small Llama (GQA, tied classifier) of about 1.3 M parameters,
+# The base: a small Llama (GQA, tied classifier) of 1.25 M parameters,
 # the size that pre-trains in minutes on two cores.
 define base_config
 printf '%s\n' '{"model_type": "llama", "hidden_size": 128, "intermediate_size": 344,' \

@@ -16,7 +16,7 @@ echo
 echo "Settings: $settings. Measured by \`make -f pipelines/eda.mk\`."
 echo
 n_set=$(echo "$sets" | wc -w)
-echo "One base (a 1.3 M-parameter Llama, see pipelines/common.mk) was pre-trained" \
+echo "One base (a 1.25 M-parameter Llama, see pipelines/common.mk) was pre-trained" \
     "on the unlabelled text of the $n_set sets (train minus gold)," \
     "$(cat "$dir/pretrain.mp" >/dev/null 2>&1 && count "$dir/pretrain.mp") sentences;" \
     "$(cat "$dir/overlap.txt") pool sentences that also occur in a test file were" \
@@ -70,11 +70,25 @@ for s in $sets; do
             END { printf "- %s: %d of %d pool sentences pseudo-labelled, %.1f%% correct.\n",
                   s, n, pool, n ? 100 * ok / n : 0 }'
 done
+# Compute, from the training logs: the last update's elapsed seconds.
+secs() { "$bin/ft-export" --format tsv --no-header --fields elapsed_s "$1" | tail -n 1; }
+pre=$(secs "$dir/base.log")
+fine=0 n_fine=0
+for f in "$dir"/*/*.log; do
+    [ -f "$f" ] || continue
+    fine=$(awk -v a="$fine" -v b="$(secs "$f")" 'BEGIN { print a + b }')
+    n_fine=$((n_fine + 1))
+done
+echo
+awk -v p="$pre" -v f="$fine" -v n="$n_fine" 'BEGIN {
+    printf "Compute: pre-training the base took %.1f minutes on one thread; the %d\n", p / 60, n
+    printf "fine-tuning runs %.1f minutes of training in all (one thread each, two at a\n", f / 60
+    printf "time under make -j2); labelling the pools and the evaluations add a few minutes.\n" }'
 echo
 echo "Published references (EDA paper, averages over five sets of which these" \
     "are four; the fifth, PC, is not here, so the averages are not directly" \
     "comparable): a CNN reaches about 78.6% with 500 examples per set and" \
     "80.7% with EDA augmentation (88.3% and 88.8% on the full sets); an RNN" \
     "75.3% with 500. Those models start from pre-trained word embeddings;" \
-    "the base here was pre-trained from nothing on a few hundred thousand" \
-    "tokens."
+    "the base here (1.25 M parameters) was pre-trained from nothing on about" \
+    "0.6 M tokens of text, five passes."

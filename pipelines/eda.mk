@@ -18,10 +18,10 @@
 # THRESHOLD (pseudo-label confidence, default 0.9), VOCAB (4096).
 #
 # COMPUTE: 4 sets x 4 methods x 2 x 2 = 64 fine-tuning runs of STEPS
-# updates, 64 evaluations, 4 pool labellings and one pre-training run. At
-# the defaults a fine-tuning run is 300 x 8 x 64 = 154k tokens, about 1-2
-# minutes on one core; the grid is about 2 hours on this 2-core machine
-# with make -j2 (figures measured are in results/eda.md).
+# updates, 64 evaluations, 4 pool labellings and one pre-training run.
+# Measured here at the defaults (results/eda.md): pre-training 9 minutes on
+# one thread, the 64 runs 26 minutes of training on one thread each, so the
+# whole grid takes about half an hour with make -j2 on 2 cores.
 
 include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 
