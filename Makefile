@@ -80,7 +80,7 @@ bench: all
 
 # The main job at a small budget: the spam pipeline (pipelines/spam.mk),
 # about ten minutes on two cores; results in results/demo.md and plots.
-DEMO = GOLD=200 POOL=400 BUDGET=400 STEPS=150 ROUNDS=1
+DEMO = GOLD=200 POOL=1000 BUDGET=2000 STEPS=300 ROUNDS=1
 demo: all
 	$(MAKE) -f pipelines/spam.mk -j2 OUT=results/demo $(DEMO) all plots
 

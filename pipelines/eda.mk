@@ -95,7 +95,7 @@ $(W)/config.json: | $(W)/.dir
 	$(base_config) >$@
 
 $(W)/base/config.json: $(W)/pretrain.mp $(W)/tokenizer.json $(W)/config.json
-	$(BIN)/ft-train $(FT) -f --init $(W)/config.json --tokenizer $(W)/tokenizer.json \
+	$(BIN)/ft-train $(FT_BASE) -f --init $(W)/config.json --tokenizer $(W)/tokenizer.json \
 	  --seq-len $(CTX) -b 8 --max-steps $(BUDGET) --lr 2e-3 --warmup 50 \
 	  --log $(W)/base.log -o $(W)/base $<
 

@@ -64,7 +64,8 @@ while [ "$k" -le "$rounds" ]; do
 done
 if [ -f "$dir/merge.txt" ]; then
     echo
-    echo "ft-merge's report (how much of each update survives rounding):"
+    echo "ft-merge's report (how much of each update survives rounding; the merged"
+    echo "model is f32, so all of it does), first tensors and summary:"
     echo
-    sed 's/^/    /' "$dir/merge.txt" | head -12
+    { head -n 3 "$dir/merge.txt"; echo "..."; tail -n 1 "$dir/merge.txt"; } | sed 's/^/    /'
 fi

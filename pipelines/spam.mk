@@ -16,13 +16,14 @@
 #   OUT      where outputs go (default results/spam)
 #   SEED     every seeded choice (default 1)
 #   GOLD     gold records, half of each class (default 200)
-#   POOL     unlabelled records offered to ft-label per round (default 1000)
-#   BUDGET   pre-training updates of the base, 8 x CTX tokens each (default 600)
-#   STEPS    fine-tuning updates of each method (default 300)
+#   POOL     unlabelled records offered to ft-label per round (default 2000)
+#   BUDGET   pre-training updates of the base, 8 x CTX tokens each (default 6000)
+#   STEPS    fine-tuning updates of each method (default 600)
 #   ROUNDS   self-training rounds (default 1; 0: none)
 #   THRESHOLD  confidence a pseudo-label needs (default 0.9)
 #   METHODS  any of full lora ptuning freeze (default all four)
-#   THREADS  threads of each program (default 1: make -j2 runs two at once)
+#   THREADS  threads of each program (default 1: make -j2 runs two at once;
+#            BASE_THREADS, default THREADS, for pre-training, which runs alone)
 #   VOCAB    tokens of the vocabulary ft-vocab learns (default 4096)
 #   CTX      tokens per example: messages are cut to fit (default 128)
 
@@ -31,9 +32,9 @@ include $(dir $(lastword $(MAKEFILE_LIST)))common.mk
 DATA ?= $(FT_ROOT)/../shared/data/npm
 OUT ?= results/spam
 GOLD ?= 200
-POOL ?= 1000
-BUDGET ?= 600
-STEPS ?= 300
+POOL ?= 2000
+BUDGET ?= 6000
+STEPS ?= 600
 ROUNDS ?= 1
 CTX ?= 128
 LABELS := ham,spam
@@ -90,7 +91,7 @@ $(W)/config.json: | $(W)/.dir
 	$(base_config) >$@
 
 $(W)/base/config.json: $(W)/unlabelled.mp $(W)/tokenizer.json $(W)/config.json
-	$(BIN)/ft-train $(FT) -f --init $(W)/config.json --tokenizer $(W)/tokenizer.json \
+	$(BIN)/ft-train $(FT_BASE) -f --init $(W)/config.json --tokenizer $(W)/tokenizer.json \
 	  --seq-len $(CTX) -b 8 --max-steps $(BUDGET) --lr 2e-3 --warmup 20 \
 	  --log $(W)/base.log -o $(W)/base $<
 
