@@ -70,7 +70,7 @@ static const struct option long_opts[] = {
 
 static void usage(int status)
 {
-    printf("Usage: ft-train (-m MODEL | --init CONFIG) -o OUT [OPTIONS] [FILE]\n"
+    printf("usage: ft-train (-m MODEL | --init CONFIG) -o OUT [OPTIONS] [FILE]\n"
            "Train a model on a record stream (FILE or standard input) and write it.\n\n"
            "Model and output:\n"
            "  -m, --model MODEL        start from MODEL (directory, archive, llama2.c .bin,\n"

@@ -40,7 +40,7 @@ T16="--seq-len 16 -b 4 --grad-accum 2"
 
 # --- Help and man page ---------------------------------------------------------
 run "$FT_BIN/ft-train" --help
-[ "$rc" -eq 0 ] && grep -q '^Usage: ft-train' out || fail "--help"
+[ "$rc" -eq 0 ] && grep -q '^usage: ft-train' out || fail "--help"
 for opt in $(grep -o -- '--[a-z][a-z0-9-]*' out | sort -u); do
     pat=$(printf '%s' "$opt" | sed 's/-/\\-/g')
     grep -qF -- "$pat" "$FT_ROOT/man/ft-train.1" || fail "man page lacks $opt"
