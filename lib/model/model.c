@@ -44,6 +44,7 @@
 
 struct ft_model_run {
     int B, T, P, train;     /* capacities */
+    int lo;                 /* lowest block the backward pass reaches (train) */
     int N;                  /* B·T */
     int n_slots;            /* threads the attention scratch is sized for */
     ft_rope rope;           /* rotary tables (rotary families) */
@@ -317,6 +318,25 @@ static int alloc_f(float **p, size_t n, ft_err *err)
     return *p ? 0 : -1;
 }
 
+/* The lowest block a training backward pass can reach, from what trains
+ * now (a prefix of P > 0 counts as trainable): blocks below it keep no
+ * activations. */
+static int setup_lowest_block(const ft_model *m, int P)
+{
+    int lo = m->cfg.n_layers;
+
+    if (m->hook.forward && m->hook.min_layer < lo)
+        lo = m->hook.min_layer < 0 ? 0 : m->hook.min_layer;
+    if (P > 0 || m->tensors[m->embed_id].trainable ||
+        (m->pos_id >= 0 && m->tensors[m->pos_id].trainable))
+        return 0;
+    for (int l = 0; l < lo; l++)
+        for (int k = 0; k < FT_ROLE_COUNT; k++)
+            if (m->blocks[l].id[k] >= 0 && m->tensors[m->blocks[l].id[k]].trainable)
+                return l;
+    return lo;
+}
+
 int ft_model_setup(ft_model *m, int B, int T, int P, int train, ft_err *err)
 {
     const ft_config *c = &m->cfg;
@@ -364,15 +384,19 @@ int ft_model_setup(ft_model *m, int B, int T, int P, int train, ft_err *err)
             goto fail;
     }
 
-    /* activations: one slot per block in training, one shared slot else */
-    size_t slots = train ? L : 1;
+    /* activations: in training one slot per block the backward pass
+     * reaches (from r->lo up), the blocks below sharing one slot and
+     * running in place as in inference; one shared slot else */
+    r->lo = train ? setup_lowest_block(m, P) : (int)L;
+    size_t kept = L - (size_t)r->lo;
+    size_t slots = train ? kept + (r->lo > 0) : 1;
     size_t S = (size_t)P + T;
-    if (alloc_f(&r->res, (train ? L + 1 : 1) * N * C, err) < 0 ||
-        (train && alloc_f(&r->mid, L * N * C, err) < 0) ||
+    if (alloc_f(&r->res, (train ? kept + 1 : 1) * N * C, err) < 0 ||
+        (train && alloc_f(&r->mid, kept * N * C, err) < 0) ||
         alloc_f(&r->ln1, slots * N * C, err) < 0 || alloc_f(&r->ln2, slots * N * C, err) < 0 ||
         alloc_f(&r->st1, slots * 2 * N, err) < 0 || alloc_f(&r->st2, slots * 2 * N, err) < 0 ||
         alloc_f(&r->qkv, slots * N * LD, err) < 0 ||
-        (train && alloc_f(&r->probs, L * B * c->n_heads * T * S, err) < 0) ||
+        (train && alloc_f(&r->probs, kept * B * c->n_heads * T * S, err) < 0) ||
         alloc_f(&r->atty, slots * N * Q, err) < 0 || alloc_f(&r->gu, slots * N * G, err) < 0 ||
         alloc_f(&r->act, slots * N * H, err) < 0 || alloc_f(&r->lnf, N * C, err) < 0 ||
         alloc_f(&r->stf, 2 * N, err) < 0)
@@ -438,16 +462,35 @@ typedef struct pass {
     int train;
 } pass;
 
-#define SLOT(r, buf, l, n) ((r)->buf + ((r)->train ? (size_t)(l) : 0) * (n))
+/* Block l's slot: its own from r->lo up (slot 0 is shared below r->lo when
+ * there is a below), the one slot without training. */
+static size_t slot_of(const ft_model_run *r, int l)
+{
+    if (!r->train || l < r->lo)
+        return 0;
+    return (size_t)(l - r->lo) + (r->lo > 0);
+}
 
+#define SLOT(r, buf, l, n) ((r)->buf + slot_of(r, l) * (n))
+
+/* The residual stream before block l (l = n_layers: after the last):
+ * res[0] holds it for every l up to r->lo, updated in place. */
 static float *res_at(const ft_model_run *r, const pass *p, int l)
 {
-    return r->res + (r->train ? (size_t)l : 0) * r->N * p->C;
+    return r->res + (r->train && l > r->lo ? (size_t)(l - r->lo) : 0) * r->N * p->C;
 }
 
 static float *mid_at(const ft_model_run *r, const pass *p, int l)
 {
-    return r->train ? r->mid + (size_t)l * r->N * p->C : r->res;
+    return r->train && l >= r->lo ? r->mid + (size_t)(l - r->lo) * r->N * p->C
+                                  : res_at(r, p, l);
+}
+
+static float *probs_at(const ft_model_run *r, const ft_model *m, int l)
+{
+    if (!r->train || l < r->lo)
+        return NULL;
+    return r->probs + (size_t)(l - r->lo) * r->B * m->cfg.n_heads * r->T * (r->P + r->T);
 }
 
 static const float *bias_of(ft_model *m, int id)
@@ -549,9 +592,7 @@ static void block_forward(ft_model *m, const pass *p, int l)
     float *qkv = SLOT(r, qkv, l, (size_t)r->N * p->LD);
     float *atty = SLOT(r, atty, l, (size_t)r->N * p->Q);
     float *gu = SLOT(r, gu, l, (size_t)r->N * p->G), *act = SLOT(r, act, l, (size_t)r->N * H);
-    float *probs = r->train ? r->probs + (size_t)l * r->B * m->cfg.n_heads * r->T *
-                                             (r->P + r->T)
-                            : NULL;
+    float *probs = probs_at(r, m, l);
     ft_attn_dims d = attn_dims(m, p);
 
     /* attention input: norm, then q, k, v side by side */
@@ -609,7 +650,7 @@ static void block_backward(ft_model *m, const pass *p, int l)
     float *qkv = SLOT(r, qkv, l, (size_t)r->N * p->LD);
     float *atty = SLOT(r, atty, l, (size_t)r->N * p->Q);
     float *gu = SLOT(r, gu, l, (size_t)r->N * p->G), *act = SLOT(r, act, l, (size_t)r->N * H);
-    float *probs = r->probs + (size_t)l * r->B * m->cfg.n_heads * r->T * (r->P + r->T);
+    float *probs = probs_at(r, m, l);
     ft_attn_dims d = attn_dims(m, p);
     float *pkv = p->prefix ? p->prefix->kv : NULL, *pg = p->prefix ? p->prefix->grad : NULL;
 
@@ -780,10 +821,14 @@ int ft_model_step(ft_model *m, const ft_batch *b, double denom, double *loss, ft
     if (n_rows == 0)
         return 0;
 
+    int lo = lowest_block(m, &p);
+    if (lo < r->lo)
+        return ft_err_set(err, "block %d trains, but the buffers were set up when only "
+                          "blocks from %d did (ft_model_setup after the trainable set)",
+                          lo, r->lo);
     forward_body(m, b, &p);
 
     /* classifier and cross-entropy, fused per chunk: loss, dlogits, d lnf */
-    int lo = lowest_block(m, &p);
     int need_dh = lo < m->cfg.n_layers || m->tensors[m->norm_w_id].trainable ||
                   (m->norm_b_id >= 0 && m->tensors[m->norm_b_id].trainable);
     memset(r->dln, 0, (size_t)p.N * p.C * sizeof *r->dln);
