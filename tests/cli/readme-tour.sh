@@ -30,6 +30,12 @@ for f in sent.lora/adapter_config.json sent-freeze/config.json sent.prefix/adapt
     sent-model/config.json sent.gguf sent-lora.gguf pred.mp pseudo.mp gold-aug.mp; do
     [ -s "$f" ] || { echo "FAIL: no $f"; status=1; }
 done
+# ft-label relabelled the pool: each kept record has its gold label aside
+PATH=$FT_BIN:$PATH ft-export pseudo.mp | $PY -c '
+import json, sys
+rs = [json.loads(l) for l in sys.stdin]
+assert rs and all("gold_label" in r and r["confidence"] >= 0.9 for r in rs), "pseudo.mp"' ||
+    { echo "FAIL: pseudo.mp is not relabelled"; status=1; }
 $PY - lora.json freeze.json merged.json <<'PYEOF' || status=1
 import json, sys
 lora, freeze, merged = (json.load(open(p)) for p in sys.argv[1:])
