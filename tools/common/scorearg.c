@@ -29,8 +29,10 @@ ft_scorer *ft_scorearg_open(const ft_scorearg *a)
     }
     ft_strv_free(words, a->n_labels);
     int L = ft_scorer_labels(sc, &labels);
-    if (L < 2)
+    if (L < 2) {
+        ft_scorer_free(sc); /* before exit: nothing left for a leak checker */
         ft_prog_fail("%s: a label set of %d label%s: classification needs two at least",
                      a->adapter ? a->adapter : a->model, L, L == 1 ? "" : "s");
+    }
     return sc;
 }
