@@ -49,7 +49,7 @@ static void byte_char(int b, char *out)
     }
 }
 
-static ft_tokenizer *byte_tokenizer(void)
+static ft_tokenizer *byte_tokenizer(int add_bos)
 {
     static char chars[256][4];
     const char *tokens[256 + N_SPECIAL];
@@ -73,7 +73,7 @@ static ft_tokenizer *byte_tokenizer(void)
     spec.types = types;
     spec.bos_id = 256;
     spec.eos_id = 257;
-    spec.add_bos = 1;
+    spec.add_bos = add_bos;
     ft_tokenizer *t = ft_tokenizer_build(&spec, &err);
     if (!t)
         fprintf(stderr, "tokenizer: %s\n", err.msg);
@@ -275,7 +275,38 @@ static void test_masks(void)
                   200, NULL);
     check_example("classify chatml", FT_TASK_CLASSIFY, "chatml", &r,
                   "{BOS}{IMS}user\nnice film{IME}\n{IMS}assistant\n|positive|", 200, NULL);
+    check_example("classify llama2", FT_TASK_CLASSIFY, "llama2", &r,
+                  "{BOS}[INST] nice film [/INST]|positive|", 200, NULL);
+    check_example("classify llama3", FT_TASK_CLASSIFY, "llama3", &r,
+                  "{BOS}{SH}user{EH}\n\nnice film{EOT}{SH}assistant{EH}\n\n|positive|", 200,
+                  NULL);
     ft_rec_free(&r);
+}
+
+/* A tokenizer that adds no BOS (GPT-2, Qwen2: add_bos_token false): no
+ * example starts with one; EOS still ends a response. */
+static void test_no_bos(void)
+{
+    ft_rec_builder r;
+    ft_tokenizer *with = tok;
+
+    tok = byte_tokenizer(0);
+    CHECK(tok != NULL);
+    if (!tok) {
+        tok = with;
+        return;
+    }
+    sft(&r, NULL, "Hi", "Yo");
+    check_example("no BOS: sft plain", FT_TASK_SFT, "plain", &r, "Hi|Yo{EOS}|", 100, NULL);
+    check_example("no BOS: sft chatml", FT_TASK_SFT, "chatml", &r,
+                  "{IMS}user\nHi{IME}\n{IMS}assistant\n|Yo{IME}|", 100, NULL);
+    ft_rec_free(&r);
+    classify(&r, "nice film", "positive");
+    check_example("no BOS: classify plain", FT_TASK_CLASSIFY, "plain", &r,
+                  "nice film| positive|", 100, NULL);
+    ft_rec_free(&r);
+    ft_tokenizer_free(tok);
+    tok = with;
 }
 
 static void test_truncation(void)
@@ -456,11 +487,12 @@ static void test_group(void)
 
 int main(void)
 {
-    tok = byte_tokenizer();
+    tok = byte_tokenizer(1);
     CHECK(tok != NULL);
     if (!tok)
         return check_done();
     test_masks();
+    test_no_bos();
     test_truncation();
     test_errors();
     test_labels_and_weights();
