@@ -318,16 +318,16 @@ static int alloc_f(float **p, size_t n, ft_err *err)
     return *p ? 0 : -1;
 }
 
-/* The lowest block a training backward pass can reach, from what trains
- * now (a prefix of P > 0 counts as trainable): blocks below it keep no
- * activations. */
-static int setup_lowest_block(const ft_model *m, int P)
+/* The lowest block a backward pass reaches (n_layers: none): the lowest
+ * with a trainable tensor or an adapter hook, 0 when the embeddings or a
+ * prefix train. */
+static int lowest_trainable_block(const ft_model *m, int prefix_trains)
 {
     int lo = m->cfg.n_layers;
 
     if (m->hook.forward && m->hook.min_layer < lo)
         lo = m->hook.min_layer < 0 ? 0 : m->hook.min_layer;
-    if (P > 0 || m->tensors[m->embed_id].trainable ||
+    if (prefix_trains || m->tensors[m->embed_id].trainable ||
         (m->pos_id >= 0 && m->tensors[m->pos_id].trainable))
         return 0;
     for (int l = 0; l < lo; l++)
@@ -387,7 +387,7 @@ int ft_model_setup(ft_model *m, int B, int T, int P, int train, ft_err *err)
     /* activations: in training one slot per block the backward pass
      * reaches (from r->lo up), the blocks below sharing one slot and
      * running in place as in inference; one shared slot else */
-    r->lo = train ? setup_lowest_block(m, P) : (int)L;
+    r->lo = train ? lowest_trainable_block(m, P > 0) : (int)L;
     size_t kept = L - (size_t)r->lo;
     size_t slots = train ? kept + (r->lo > 0) : 1;
     size_t S = (size_t)P + T;
@@ -787,21 +787,10 @@ static void gather(ft_model *m, const ft_batch *b, const pass *p, const int *row
     }
 }
 
-/* The lowest block the backward pass has to run through (n_layers: none). */
+/* The lowest block this pass's backward has to run through. */
 static int lowest_block(ft_model *m, const pass *p)
 {
-    int lo = m->cfg.n_layers;
-
-    if (m->hook.forward && m->hook.min_layer < lo)
-        lo = m->hook.min_layer < 0 ? 0 : m->hook.min_layer;
-    if ((p->prefix && p->prefix->grad && p->P > 0) || m->tensors[m->embed_id].trainable ||
-        (m->pos_id >= 0 && m->tensors[m->pos_id].trainable))
-        return 0;
-    for (int l = 0; l < lo; l++)
-        for (int k = 0; k < FT_ROLE_COUNT; k++)
-            if (m->blocks[l].id[k] >= 0 && m->tensors[m->blocks[l].id[k]].trainable)
-                return l;
-    return lo;
+    return lowest_trainable_block(m, p->prefix && p->prefix->grad && p->P > 0);
 }
 
 int ft_model_step(ft_model *m, const ft_batch *b, double denom, double *loss, ft_err *err)
