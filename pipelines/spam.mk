@@ -51,7 +51,10 @@ else
 PSEUDO := $(W)/pseudo$(ROUNDS).mp
 endif
 
-all: $(OUT).md
+# The report and plots are made in the work folder and copied out beside it
+# ($(OUT).md, $(OUT)-*.png): the copies are published files, not targets,
+# so a clone that carries them still runs the whole pipeline.
+all: $(W)/report.md
 .PHONY: all plots
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -166,21 +169,25 @@ EVALS := $(METHODS:%=$(W)/eval-%.json) $(W)/eval-round0.json \
 
 # The table: accuracy with its bootstrap interval and macro-F1 per model,
 # read from ft-eval's one-line reports.
-$(OUT).md: $(EVALS) $(if $(PSEUDO),$(W)/scored$(ROUNDS).mp)
+$(W)/report.md: $(EVALS) $(if $(PSEUDO),$(W)/scored$(ROUNDS).mp)
 	sh $(FT_ROOT)/pipelines/report.sh spam $(W) "$(METHODS)" "$(ROUNDS)" "$(THRESHOLD)" \
 	  "GOLD=$(GOLD) POOL=$(POOL) BUDGET=$(BUDGET) STEPS=$(STEPS) ROUNDS=$(ROUNDS) SEED=$(SEED) CTX=$(CTX)" >$@.tmp
 	mv $@.tmp $@
+	cp $@ $(OUT).md
 	cat $@
 
 # --- Plots (gnuplot) ---------------------------------------------------------------
 
-plots: $(OUT)-loss.png $(if $(PSEUDO),$(OUT)-pseudo.png) $(OUT)-confusion.png
+plots: $(W)/loss.png $(if $(PSEUDO),$(W)/pseudo.png) $(W)/confusion.png
 
-$(OUT)-loss.png: $(foreach m,$(METHODS),$(W)/$(m)/$(out_$(m)))
+$(W)/loss.png: $(foreach m,$(METHODS),$(W)/$(m)/$(out_$(m)))
 	sh $(FT_ROOT)/pipelines/plot.sh loss $@ $(W) $(METHODS)
+	cp $@ $(OUT)-loss.png
 
-$(OUT)-pseudo.png: $(W)/scored$(ROUNDS).mp
+$(W)/pseudo.png: $(W)/scored$(ROUNDS).mp
 	sh $(FT_ROOT)/pipelines/plot.sh pseudo $@ $<
+	cp $@ $(OUT)-pseudo.png
 
-$(OUT)-confusion.png: $(W)/eval-$(firstword $(METHODS)).json
+$(W)/confusion.png: $(W)/eval-$(firstword $(METHODS)).json
 	sh $(FT_ROOT)/pipelines/plot.sh confusion $@ $< "$(firstword $(METHODS))"
+	cp $@ $(OUT)-confusion.png
