@@ -502,7 +502,7 @@ int main(int argc, char **argv)
     if (tok) {
         w.tok = tok;
         w.n_vocab = ft_tokenizer_n_vocab(tok);
-        w.piece_cap = 3 * (ft_tokenizer_max_token_bytes(tok) + 4);
+        w.piece_cap = ft_tokenizer_stream_cap(tok);
         if (!(w.piece = malloc(w.piece_cap)))
             ft_prog_fail("out of memory");
         ft_tokenizer_stream_init(&w.st, dec_flags, at_start && !o.echo);

@@ -84,7 +84,7 @@ ft_gen *ft_gen_new(ft_model *m, ft_tokenizer *tok, const ft_prefix *prefix,
         g->stop_len[g->n_stops++] = l;
         g->max_stop = l > g->max_stop ? l : g->max_stop;
     }
-    g->piece_cap = 3 * (ft_tokenizer_max_token_bytes(tok) + 4);
+    g->piece_cap = ft_tokenizer_stream_cap(tok);
     if (!(g->piece = ft_malloc(g->piece_cap, err)))
         goto fail;
     return g;

@@ -985,6 +985,11 @@ size_t ft_tokenizer_max_token_bytes(const ft_tokenizer *t)
     return t->max_dec;
 }
 
+size_t ft_tokenizer_stream_cap(const ft_tokenizer *t)
+{
+    return 3 * (t->max_dec + 4);
+}
+
 int32_t ft_tokenizer_lookup(const ft_tokenizer *t, const char *token)
 {
     size_t n = strlen(token);

@@ -133,9 +133,7 @@ typedef struct ft_tok_stream {
 /* at_start: 1 when decoding from the beginning of a text, 0 for a
  * continuation (the first token's space is kept). */
 void ft_tokenizer_stream_init(ft_tok_stream *s, int flags, int at_start);
-/* The text id adds, into buf. Every byte that is not valid UTF-8 becomes
- * U+FFFD (3 bytes), so cap must be 3 x (the token's length + 3 pending
- * bytes): 3 * (ft_tokenizer_max_token_bytes() + 4) always is enough. */
+/* The text id adds, into buf of at least ft_tokenizer_stream_cap() bytes. */
 int ft_tokenizer_stream_next(const ft_tokenizer *t, ft_tok_stream *s, int32_t id, char *buf,
                              size_t cap, size_t *n_bytes, ft_err *err);
 /* Whatever is still pending, as U+FFFD (3 bytes at most into buf). */
@@ -170,6 +168,10 @@ int ft_tokenizer_has_scores(const ft_tokenizer *t);
 /* The bytes a token decodes to (no leading-space rule). */
 const char *ft_tokenizer_token_bytes(const ft_tokenizer *t, int32_t id, size_t *n_bytes);
 size_t ft_tokenizer_max_token_bytes(const ft_tokenizer *t);
+/* A buffer that holds what any one token adds to a stream: every byte that
+ * is not valid UTF-8 becomes U+FFFD (3 bytes), so 3 x (the longest token
+ * + 3 bytes held back from the token before) + 3. */
+size_t ft_tokenizer_stream_cap(const ft_tokenizer *t);
 /* The id of a token spelled as in the vocabulary, or of an added token's
  * text; -1 when there is none. */
 int32_t ft_tokenizer_lookup(const ft_tokenizer *t, const char *token);
