@@ -523,6 +523,80 @@ static void lin_bwd(ft_model *m, int id, int bias_id, float *dinp, const float *
         m->hook.backward(m->hook.ctx, id, dinp, dout, ldo, inp, N);
 }
 
+/* Products of one input whose weights follow each other in the parameter
+ * block (q, k, v; gate, up: the tables put them so) and whose outputs follow
+ * each other in the columns of out: one product over the stacked weights
+ * packs the input once and gives OpenBLAS one larger problem. grads: the
+ * gradients follow each other too. */
+static int stacked(const ft_model *m, const int *ids, int n, int grads)
+{
+    for (int i = 1; i < n; i++) {
+        const ft_tensor *a = &m->tensors[ids[i - 1]], *b = &m->tensors[ids[i]];
+        if (b->offset != a->offset + a->numel || b->shape[1] != a->shape[1])
+            return 0;
+        if (grads && (!m->grads || !a->trainable || !b->trainable ||
+                      b->grad_offset != a->grad_offset + a->numel))
+            return 0;
+    }
+    return 1;
+}
+
+static void lin_fwd_stack(ft_model *m, const int *ids, const int *bias_ids, int n, float *out,
+                          int ldo, const float *inp, int N, int train)
+{
+    const ft_tensor *t = &m->tensors[ids[0]];
+    int col = 0, OC = 0;
+
+    if (!stacked(m, ids, n, 0)) {
+        for (int i = 0; i < n; i++) {
+            lin_fwd(m, ids[i], bias_ids[i], out + col, ldo, inp, N, 0, train);
+            col += m->tensors[ids[i]].shape[0];
+        }
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        OC += m->tensors[ids[i]].shape[0];
+    ft_linear_forward(out, ldo, inp, m->params + t->offset, NULL, N, t->shape[1], OC, 0);
+    for (int i = 0; i < n; i++) {
+        ft_linear_add_bias(out + col, ldo, bias_of(m, bias_ids[i]), N,
+                           m->tensors[ids[i]].shape[0]);
+        if (m->hook.forward)
+            m->hook.forward(m->hook.ctx, ids[i], out + col, ldo, inp, N, train);
+        col += m->tensors[ids[i]].shape[0];
+    }
+}
+
+static void lin_bwd_stack(ft_model *m, const int *ids, const int *bias_ids, int n, float *dinp,
+                          const float *dout, int ldo, const float *inp, int N)
+{
+    const ft_tensor *t = &m->tensors[ids[0]];
+    int col = 0, OC = 0, all_dw;
+
+    if (!stacked(m, ids, n, 0)) {
+        for (int i = 0; i < n; i++) {
+            lin_bwd(m, ids[i], bias_ids[i], dinp, dout + col, ldo, inp, N);
+            col += m->tensors[ids[i]].shape[0];
+        }
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        OC += m->tensors[ids[i]].shape[0];
+    all_dw = stacked(m, ids, n, 1);
+    ft_linear_backward(dinp, all_dw ? ft_model_grad(m, ids[0]) : NULL, NULL, dout, ldo, inp,
+                       m->params + t->offset, N, t->shape[1], OC);
+    for (int i = 0; i < n; i++) {
+        const ft_tensor *ti = &m->tensors[ids[i]];
+        float *dw = ft_model_grad(m, ids[i]);
+        m->n_weight_grads += dw != NULL;
+        ft_linear_backward(NULL, all_dw ? NULL : dw,
+                           bias_ids[i] >= 0 ? ft_model_grad(m, bias_ids[i]) : NULL, dout + col,
+                           ldo, inp, m->params + ti->offset, N, ti->shape[1], ti->shape[0]);
+        if (m->hook.backward)
+            m->hook.backward(m->hook.ctx, ids[i], dinp, dout + col, ldo, inp, N);
+        col += ti->shape[0];
+    }
+}
+
 static void norm_fwd(ft_model *m, float *out, float *st, const float *inp, int w_id, int b_id,
                      int N)
 {
@@ -600,10 +674,9 @@ static void block_forward(ft_model *m, const pass *p, int l)
     if (id[FT_ROLE_QKV] >= 0) {
         lin_fwd(m, id[FT_ROLE_QKV], id[FT_ROLE_QKV_B], qkv, p->LD, ln1, N, 0, p->train);
     } else {
-        lin_fwd(m, id[FT_ROLE_Q], id[FT_ROLE_Q_B], qkv, p->LD, ln1, N, 0, p->train);
-        lin_fwd(m, id[FT_ROLE_K], id[FT_ROLE_K_B], qkv + p->Q, p->LD, ln1, N, 0, p->train);
-        lin_fwd(m, id[FT_ROLE_V], id[FT_ROLE_V_B], qkv + p->Q + p->KV, p->LD, ln1, N, 0,
-                p->train);
+        int w[3] = {id[FT_ROLE_Q], id[FT_ROLE_K], id[FT_ROLE_V]};
+        int b[3] = {id[FT_ROLE_Q_B], id[FT_ROLE_K_B], id[FT_ROLE_V_B]};
+        lin_fwd_stack(m, w, b, 3, qkv, p->LD, ln1, N, p->train);
     }
 
     /* positions P .. P+T-1 */
@@ -628,8 +701,9 @@ static void block_forward(ft_model *m, const pass *p, int l)
         lin_fwd(m, id[FT_ROLE_UP], id[FT_ROLE_UP_B], gu, H, ln2, N, 0, p->train);
         ft_act_gelu_forward(act, gu, N, H);
     } else {
-        lin_fwd(m, id[FT_ROLE_GATE], id[FT_ROLE_GATE_B], gu, 2 * H, ln2, N, 0, p->train);
-        lin_fwd(m, id[FT_ROLE_UP], id[FT_ROLE_UP_B], gu + H, 2 * H, ln2, N, 0, p->train);
+        int w[2] = {id[FT_ROLE_GATE], id[FT_ROLE_UP]};
+        int b[2] = {id[FT_ROLE_GATE_B], id[FT_ROLE_UP_B]};
+        lin_fwd_stack(m, w, b, 2, gu, 2 * H, ln2, N, p->train);
         ft_act_swiglu_forward(act, gu, N, H);
     }
     if (out != mid)
@@ -664,8 +738,9 @@ static void block_backward(ft_model *m, const pass *p, int l)
         lin_bwd(m, id[FT_ROLE_UP], id[FT_ROLE_UP_B], r->dln, r->dgu, H, ln2, N);
     } else {
         ft_act_swiglu_backward(r->dgu, r->dact, gu, N, H);
-        lin_bwd(m, id[FT_ROLE_GATE], id[FT_ROLE_GATE_B], r->dln, r->dgu, 2 * H, ln2, N);
-        lin_bwd(m, id[FT_ROLE_UP], id[FT_ROLE_UP_B], r->dln, r->dgu + H, 2 * H, ln2, N);
+        int w[2] = {id[FT_ROLE_GATE], id[FT_ROLE_UP]};
+        int b[2] = {id[FT_ROLE_GATE_B], id[FT_ROLE_UP_B]};
+        lin_bwd_stack(m, w, b, 2, r->dln, r->dgu, 2 * H, ln2, N);
     }
     norm_bwd(m, r->dres, r->dln, mid, st2, id[FT_ROLE_NORM2_W], id[FT_ROLE_NORM2_B], N);
 
@@ -687,10 +762,9 @@ static void block_backward(ft_model *m, const pass *p, int l)
     if (id[FT_ROLE_QKV] >= 0) {
         lin_bwd(m, id[FT_ROLE_QKV], id[FT_ROLE_QKV_B], r->dln, r->dqkv, p->LD, ln1, N);
     } else {
-        lin_bwd(m, id[FT_ROLE_Q], id[FT_ROLE_Q_B], r->dln, r->dqkv, p->LD, ln1, N);
-        lin_bwd(m, id[FT_ROLE_K], id[FT_ROLE_K_B], r->dln, r->dqkv + p->Q, p->LD, ln1, N);
-        lin_bwd(m, id[FT_ROLE_V], id[FT_ROLE_V_B], r->dln, r->dqkv + p->Q + p->KV, p->LD,
-                ln1, N);
+        int w[3] = {id[FT_ROLE_Q], id[FT_ROLE_K], id[FT_ROLE_V]};
+        int b[3] = {id[FT_ROLE_Q_B], id[FT_ROLE_K_B], id[FT_ROLE_V_B]};
+        lin_bwd_stack(m, w, b, 3, r->dln, r->dqkv, p->LD, ln1, N);
     }
     norm_bwd(m, r->dres, r->dln, x, st1, id[FT_ROLE_NORM1_W], id[FT_ROLE_NORM1_B], N);
     m->n_block_backward++;

@@ -2,6 +2,7 @@
 #include "nn/linear.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 void ft_linear_forward(float *out, int ldo, const float *inp, const float *w,
                        const float *bias, int N, int C, int OC, int add)
@@ -13,15 +14,35 @@ void ft_linear_forward(float *out, int ldo, const float *inp, const float *w,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C,
                 add ? 1.0f : 0.0f, out, ldo);
 
-    /* out += bias, row by row */
-    if (bias) {
+    ft_linear_add_bias(out, ldo, bias, N, OC);
+}
+
+void ft_linear_add_bias(float *out, int ldo, const float *bias, int N, int OC)
+{
+    if (!bias)
+        return;
 #pragma omp parallel for schedule(static) if ((long)N * OC > 32768)
-        for (int n = 0; n < N; n++) {
-            float *o = out + (size_t)n * ldo;
-            for (int j = 0; j < OC; j++)
-                o[j] += bias[j];
-        }
+    for (int n = 0; n < N; n++) {
+        float *o = out + (size_t)n * ldo;
+        for (int j = 0; j < OC; j++)
+            o[j] += bias[j];
     }
+}
+
+/* dinp += dout · w */
+static void dinp_product(float *dinp, const float *dout, int ldo, const float *w, int N, int C,
+                         int OC)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, ldo, w, C,
+                1.0f, dinp, C);
+}
+
+/* dw += doutᵀ · inp */
+static void dw_product(float *dw, const float *dout, int ldo, const float *inp, int N, int C,
+                       int OC)
+{
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, ldo, inp, C,
+                1.0f, dw, C);
 }
 
 void ft_linear_backward(float *dinp, float *dw, float *dbias, const float *dout, int ldo,
@@ -30,15 +51,23 @@ void ft_linear_backward(float *dinp, float *dw, float *dbias, const float *dout,
     if (N <= 0 || OC <= 0)
         return;
 
-    /* dinp += dout · w */
-    if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, ldo,
-                    w, C, 1.0f, dinp, C);
-
-    /* dw += doutᵀ · inp */
-    if (dw)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, ldo,
-                    inp, C, 1.0f, dw, C);
+    /* The two products have the same size and share nothing they write: with
+     * two threads, one each beats both threads on one and then the other
+     * (PERF.md: 6-12% on the training shapes, 30% on the classifier's). */
+    if (dinp && dw && omp_get_max_threads() == 2 && !omp_in_parallel()) {
+#pragma omp parallel sections num_threads(2)
+        {
+#pragma omp section
+            dinp_product(dinp, dout, ldo, w, N, C, OC);
+#pragma omp section
+            dw_product(dw, dout, ldo, inp, N, C, OC);
+        }
+    } else {
+        if (dinp)
+            dinp_product(dinp, dout, ldo, w, N, C, OC);
+        if (dw)
+            dw_product(dw, dout, ldo, inp, N, C, OC);
+    }
 
     /* dbias += Σ_n dout[n]; columns split across threads, rows summed in order */
     if (dbias) {

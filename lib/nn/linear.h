@@ -19,6 +19,9 @@
 void ft_linear_forward(float *out, int ldo, const float *inp, const float *w,
                        const float *bias, int N, int C, int OC, int add);
 
+/* out[n, j] += bias[j] for the N rows (nothing when bias is NULL). */
+void ft_linear_add_bias(float *out, int ldo, const float *bias, int N, int OC);
+
 void ft_linear_backward(float *dinp, float *dw, float *dbias, const float *dout, int ldo,
                         const float *inp, const float *w, int N, int C, int OC);
 
