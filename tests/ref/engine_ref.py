@@ -47,10 +47,10 @@ def make_prefix(d, P, gen):
     return out
 
 
-def build(family, seed, prefix_len, storage, B, T, rope_scaling=None):
+def build(family, seed, prefix_len, storage, B, T, rope_scaling=None, head_dim=None):
     """(cfg, params, tokens, targets, weights, prefix): everything the
     reference computes from, parameters already rounded to their storage."""
-    cfg = hfref.make_config(family, rope_scaling=rope_scaling)
+    cfg = hfref.make_config(family, rope_scaling=rope_scaling, head_dim=head_dim)
     gen = torch.Generator().manual_seed(seed)
     params = hfref.init_params(cfg, gen)
     params = {k: hfref.round_to(v, storage) for k, v in params.items()}
@@ -92,6 +92,8 @@ def main():
                     help="storage type of model.safetensors")
     ap.add_argument("--rope-scaling", choices=("llama3",), default=None,
                     help="llama only: add a Llama 3 rope_scaling to config.json")
+    ap.add_argument("--head-dim", type=int, default=None, metavar="D",
+                    help="llama, mistral, qwen2: a head size other than hidden / heads")
     ap.add_argument("--batch", type=int, default=2, metavar="B")
     ap.add_argument("--seq", type=int, default=7, metavar="T")
     a = ap.parse_args()
@@ -101,9 +103,11 @@ def main():
         ap.error("--prefix + --seq must not exceed the context (64)")
     if a.rope_scaling and a.family != "llama":
         ap.error("--rope-scaling is for --family llama")
+    if a.head_dim is not None and (a.family == "gpt2" or a.head_dim < 2 or a.head_dim % 2):
+        ap.error("--head-dim is an even size for llama, mistral and qwen2")
 
     cfg, params, tokens, targets, weights, prefix = build(
-        a.family, a.seed, a.prefix, a.dtype, a.batch, a.seq, a.rope_scaling)
+        a.family, a.seed, a.prefix, a.dtype, a.batch, a.seq, a.rope_scaling, a.head_dim)
     logits, loss, grads = expected(cfg, params, tokens, targets, weights, prefix)
 
     hfref.write_model_dir(a.out, cfg, params, a.dtype)

@@ -152,8 +152,9 @@ def make_config(family, rope_scaling=None, **sizes):
     """A Hugging Face config.json dict of a tiny model of the family.
 
     Default sizes are the ones of ref-contract.md; keyword arguments
-    (hidden, heads, kv_heads, inter, layers, vocab, n_pos) override them
-    (the benchmarks use this for the stories shapes).
+    (hidden, heads, kv_heads, inter, layers, vocab, n_pos, head_dim) override
+    them (the benchmarks use this for the stories shapes). head_dim defaults
+    to hidden / heads; another value makes q_proj [heads*head_dim, hidden].
     """
     s = dict(hidden=64, heads=4, kv_heads=2, inter=96, layers=2, vocab=97, n_pos=64)
     s.update(sizes)
@@ -177,7 +178,7 @@ def make_config(family, rope_scaling=None, **sizes):
         "hidden_size": s["hidden"], "intermediate_size": s["inter"],
         "num_hidden_layers": s["layers"], "num_attention_heads": s["heads"],
         "num_key_value_heads": s["kv_heads"],
-        "head_dim": s["hidden"] // s["heads"], "hidden_act": "silu",
+        "head_dim": s.get("head_dim") or s["hidden"] // s["heads"], "hidden_act": "silu",
         "vocab_size": s["vocab"], "max_position_embeddings": s["n_pos"],
         "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "rope_scaling": None,
         "tie_word_embeddings": False, "attention_bias": False,

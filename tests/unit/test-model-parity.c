@@ -185,6 +185,9 @@ int main(void)
     run_case("llama", 0, "f32", NULL);
     run_case("llama", 3, "f32", NULL);
     run_case("llama", 2, "f32", "--rope-scaling llama3");
+    /* heads x head_dim (4 x 24 = 96) wider than hidden (64), and narrower */
+    run_case("llama", 2, "f32", "--head-dim 24");
+    run_case("qwen2", 0, "f32", "--head-dim 8");
     run_case("mistral", 0, "f32", NULL);
     run_case("qwen2", 0, "f32", NULL);
     run_case("qwen2", 4, "f32", NULL);
