@@ -20,7 +20,7 @@ enum {
     OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_SCHEDULE, OPT_WARMUP, OPT_CLIP, OPT_SAVE_EVERY,
     OPT_KEEP, OPT_CKPT_DIR, OPT_RESUME, OPT_LOG, OPT_LOG_EVERY, OPT_DRY_RUN, OPT_LORA_R,
     OPT_LORA_ALPHA, OPT_RSLORA, OPT_LORA_DROPOUT, OPT_LORA_TARGETS, OPT_LORA_LAYERS,
-    OPT_INIT_ADAPTER, OPT_PREFIX_LEN, OPT_PREFIX_PROJ, OPT_PREFIX_DROP, OPT_TEMPLATE,
+    OPT_INIT_ADAPTER, OPT_PREFIX_LEN, OPT_PREFIX_PROJ, OPT_PREFIX_DROP, OPT_PREFIX_INIT, OPT_TEMPLATE,
     OPT_LABELS, OPT_VERBALIZER, OPT_MAX_LEN, OPT_NO_TRUNCATE, OPT_GROUP
 };
 
@@ -34,6 +34,7 @@ static const struct option long_opts[] = {
     {"prefix-len", required_argument, 0, OPT_PREFIX_LEN},
     {"prefix-projection", required_argument, 0, OPT_PREFIX_PROJ},
     {"prefix-dropout", required_argument, 0, OPT_PREFIX_DROP},
+    {"prefix-init", required_argument, 0, OPT_PREFIX_INIT},
     {"task", required_argument, 0, OPT_TASK}, {"seq-len", required_argument, 0, OPT_SEQ_LEN},
     {"template", required_argument, 0, OPT_TEMPLATE},
     {"labels", required_argument, 0, OPT_LABELS},
@@ -94,6 +95,8 @@ static void usage(int status)
            "      --prefix-len N       ptuning: N virtual tokens per layer\n"
            "      --prefix-projection H  ptuning: through a tanh MLP of hidden size H\n"
            "      --prefix-dropout P   ptuning: dropout on the prefix (default 0)\n"
+           "      --prefix-init TEXT   ptuning: start from the model's keys and values of\n"
+           "                           TEXT (its tokens give N when --prefix-len is absent)\n"
            "      --init-adapter DIR   lora, ptuning: continue training a PEFT adapter\n"
            "      --task T             lm (default), sft, chat or classify\n"
            "      --seq-len N          lm: tokens per row (default 256)\n"
@@ -199,6 +202,10 @@ static void parse(int argc, char **argv, ft_job *j)
             j->prefix.dropout = ft_prog_double("--prefix-dropout", optarg, 0, 0.999999);
             prefix_opts = 1;
             break;
+        case OPT_PREFIX_INIT:
+            j->prefix_init = optarg;
+            prefix_opts = 1;
+            break;
         case OPT_TASK:
             if ((j->task = ft_job_task(optarg)) < 0)
                 ft_prog_usage_error("--task: unknown task '%s'", optarg);
@@ -265,8 +272,11 @@ static void parse(int argc, char **argv, ft_job *j)
     if (j->lora.r == 0 && j->method == FT_METHOD_LORA && !j->init_adapter)
         ft_prog_usage_error("--lora-r: the rank must be at least 1");
     if (prefix_opts && j->method != FT_METHOD_PTUNING)
-        ft_prog_usage_error("--prefix-len, --prefix-projection and --prefix-dropout need "
-                            "--method ptuning");
+        ft_prog_usage_error("--prefix-len, --prefix-projection, --prefix-dropout and "
+                            "--prefix-init need --method ptuning");
+    if (j->prefix_init && j->init_adapter)
+        ft_prog_usage_error("--prefix-init starts a new prefix: it does not go with "
+                            "--init-adapter");
     if (j->init_adapter && j->method != FT_METHOD_PTUNING && j->method != FT_METHOD_LORA)
         ft_prog_usage_error("--init-adapter needs --method lora or --method ptuning");
     if (task_opts && j->task == FT_TASK_LM)

@@ -137,6 +137,40 @@ ft_prefix_adapter *ft_prefix_new(const ft_config *cfg, const ft_prefix_opts *o,
     return a;
 }
 
+int ft_prefix_init_tokens(ft_prefix_adapter *a, ft_model *m, const int32_t *ids, int n,
+                          ft_err *err)
+{
+    ft_prefix cache = {0, n, NULL, NULL, 1};
+    float *logits = NULL;
+    int last = n - 1, rc = -1;
+
+    if (a->H > 0)
+        return ft_err_setk(err, FT_ERR_USAGE, "--prefix-init starts a prefix without "
+                           "--prefix-projection (a projected prefix comes out of its MLP)");
+    if (n != a->N)
+        return ft_err_set(err, "--prefix-init: the text is %d tokens, the prefix %d "
+                          "(--prefix-len)", n, a->N);
+    if (ft_model_setup(m, 1, n, n, 0, err) < 0 ||
+        !(cache.kv = ft_calloc(ft_prefix_floats(&m->cfg, n), sizeof *cache.kv, err)) ||
+        !(logits = ft_malloc((size_t)m->cfg.vocab_size * sizeof *logits, err)))
+        goto done;
+    ft_batch b = {1, n, ids, NULL, NULL, &cache};
+    if (ft_model_logits(m, &b, &last, logits, err) < 0)
+        goto done;
+
+    /* the cache [L, 2, nkv, n, hd] into pe [N, W] (prefix.h) */
+    for (int r = 0; r < a->L * 2 * a->nkv; r++)
+        for (int t = 0; t < n; t++)
+            memcpy(a->pe + (size_t)t * a->W + (size_t)r * a->hd,
+                   cache.kv + ((size_t)r * n + t) * a->hd, (size_t)a->hd * sizeof *a->pe);
+    a->dirty = 1;
+    rc = 0;
+done:
+    free(cache.kv);
+    free(logits);
+    return rc;
+}
+
 void ft_prefix_free(ft_prefix_adapter *a)
 {
     if (!a)

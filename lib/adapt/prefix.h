@@ -98,6 +98,16 @@ void ft_prefix_free(ft_prefix_adapter *a);
 /* Gradients (zeroed) for training. */
 int ft_prefix_setup_train(ft_prefix_adapter *a, ft_err *err);
 
+/* Start a prefix without projection as the keys and values the model itself
+ * computes for ids[0..n) (n = a->N, rotated at positions 0..n-1 as a KV
+ * cache holds them): before any update the frozen model then reads every
+ * row as if those tokens came first, a hard prompt, instead of through
+ * random keys (Li and Liang initialise prefix tuning from real words'
+ * activations for the same reason). Sets m up for inference of one row:
+ * set it up again before training. */
+int ft_prefix_init_tokens(ft_prefix_adapter *a, ft_model *m, const int32_t *ids, int n,
+                          ft_err *err);
+
 /* The prefix for a forward pass: pe from the parameters when they changed,
  * then the seam's keys and values from pe; with rng (training, dropout > 0)
  * a fresh dropout mask is drawn from it. Inference passes rng NULL. The

@@ -224,11 +224,43 @@ static int load_tokenizer(const ft_job *j, job_state *s, ft_err *err)
 
 /* --- Methods --------------------------------------------------------------- */
 
+/* --prefix-init's text as ids (the tokenizer's BOS rule, as any text); its
+ * length is the prefix's when --prefix-len is not given. */
+static int prefix_init_ids(const ft_job *j, job_state *s, ft_prefix_opts *o, int32_t **ids,
+                           size_t *n, ft_err *err)
+{
+    size_t cap = 0;
+
+    if (!s->tok)
+        return ft_err_setk(err, FT_ERR_USAGE, "--prefix-init needs a tokenizer (the model's, "
+                           "or --tokenizer)");
+    *n = 0;
+    if (ft_tokenizer_encode(s->tok, j->prefix_init, strlen(j->prefix_init),
+                            FT_TOK_ADD_SPECIAL, ids, n, &cap, err) < 0)
+        return ft_err_prefix(err, "--prefix-init");
+    if (*n == 0) {
+        free(*ids);
+        *ids = NULL;
+        return ft_err_setk(err, FT_ERR_USAGE, "--prefix-init: the text has no tokens");
+    }
+    if (o->n_virtual < 1)
+        o->n_virtual = (int)*n;
+    else if ((size_t)o->n_virtual != *n) {
+        free(*ids);
+        *ids = NULL;
+        return ft_err_setk(err, FT_ERR_USAGE, "--prefix-init: the text is %zu tokens, "
+                           "--prefix-len %d: give one, or make them agree", *n, o->n_virtual);
+    }
+    return 0;
+}
+
 /* P-tuning v2: the base frozen, a prefix new or from --init-adapter. */
 static int apply_ptuning(const ft_job *j, job_state *s, ft_err *err)
 {
     ft_model *m = s->m;
     ft_prefix_opts o = j->prefix;
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
 
     for (int i = 0; i < m->n_tensors; i++)
         ft_model_set_trainable(m, i, 0);
@@ -245,12 +277,19 @@ static int apply_ptuning(const ft_job *j, job_state *s, ft_err *err)
                               "PEFT saves it), not the MLP: it cannot be trained further",
                               j->init_adapter);
     } else {
+        if (j->prefix_init && prefix_init_ids(j, s, &o, &ids, &n_ids, err) < 0)
+            return -1;
         if (o.n_virtual < 1)
             return ft_err_setk(err, FT_ERR_USAGE, "--method ptuning needs --prefix-len N "
-                               "(or --init-adapter DIR)");
+                               "(or --init-adapter DIR, or --prefix-init TEXT)");
         if (o.projection < 0)
             o.projection = 0;
         s->prefix = ft_prefix_new(&m->cfg, &o, j->train.seed, err);
+        if (s->prefix && ids && ft_prefix_init_tokens(s->prefix, m, ids, (int)n_ids, err) < 0) {
+            free(ids);
+            return -1;
+        }
+        free(ids);
     }
     if (!s->prefix || ft_prefix_setup_train(s->prefix, err) < 0)
         return -1;

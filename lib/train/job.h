@@ -35,6 +35,7 @@ typedef struct ft_job {
     ft_prefix_opts prefix;      /* ptuning: length (-1: from --init-adapter), projection
                                    (-1: from the adapter, else 0 none), dropout */
     const char *init_adapter;   /* --init-adapter: a PEFT adapter directory to continue */
+    const char *prefix_init;    /* ptuning: --prefix-init TEXT (NULL: random) */
     int task;                   /* FT_TASK_* */
     int pack;                   /* lm: pack records across their ends */
     const char *template_spec;  /* sft, chat, classify: --template (NULL: plain) */

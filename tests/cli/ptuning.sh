@@ -74,13 +74,56 @@ run train --init cfg.json --method ptuning --prefix-len 4 --prefix-projection 8 
 grep -q '^method  *ptuning: prefix 4, projection 8$' out || fail "plan: $(grep ^method out)"
 grep -q '^parameters .* trained .* in 5 tensors' out || fail "plan: $(grep ^param out)"
 
+# --- --prefix-init: a hard prompt to start from ------------------------------------
+# A base with a tokenizer (ft-vocab on made-up sentences). Trained with
+# --lr 0 the adapter is its start: greedy continuations of a row with it
+# equal those of the plain model given the text's ids and the row.
+$PY -c '
+import json, random
+r = random.Random(3)
+w = "the a film was good bad very not plot actor story funny dull long".split()
+for i in range(300):
+    print(json.dumps({"text": " ".join(r.choice(w) for _ in range(12))}))
+' | $PY "$MP" enc >text.mp
+"$FT_BIN/ft-vocab" --size 300 -o tok.json text.mp 2>err || fail "ft-vocab: $(cat err)"
+sed 's/"vocab_size": 50/"vocab_size": 300/' cfg.json >cfg300.json
+run train --init cfg300.json --tokenizer tok.json -o base text.mp
+[ "$rc" -eq 0 ] || fail "base: exit $rc ($(cat err))"
+run train -m base --method ptuning --prefix-init "a film review:" --lr 0 --max-steps 1 \
+    -o hard text.mp
+[ "$rc" -eq 0 ] || fail "prefix-init: exit $rc ($(cat err))"
+printf '{"text": "a film review:"}\n' | $PY "$MP" enc | "$FT_BIN/ft-tokenize" -m base |
+    $PY "$MP" dec | $PY -c 'import json, sys; print(",".join(map(str, json.load(sys.stdin)["tokens"])))' >ids
+n=$(tr , '\n' <ids | wc -l)
+grep -q "\"num_virtual_tokens\": $n," hard/adapter_config.json ||
+    fail "prefix-init: not $n virtual tokens: $(grep num_virtual hard/adapter_config.json)"
+gen() { "$FT_BIN/ft-gen" -j 1 -m base -n 12 --temp 0 --print-ids --ignore-eos "$@"; }
+with=$(gen -a hard --ids 70,71,72) && plain=$(gen --ids "$(cat ids),70,71,72") &&
+    alone=$(gen --ids 70,71,72) || fail "ft-gen failed"
+[ -n "$with" ] && [ "$with" = "$plain" ] ||
+    fail "prefix-init: '$with' after the prefix, '$plain' after the text's ids"
+[ "$with" != "$alone" ] || fail "prefix-init: the prefix changes nothing ('$alone')"
+run train -m base --method ptuning --prefix-init "a film review:" --prefix-len 3 -o x text.mp
+expect "prefix-init length" 2 \
+    "ft-train: --prefix-init: the text is $n tokens, --prefix-len 3: give one, or make them agree"
+run train -m base --method ptuning --prefix-init "a film review:" --prefix-projection 8 -o x text.mp
+expect "prefix-init projection" 2 "ft-train: --prefix-init starts a prefix without --prefix-projection (a projected prefix comes out of its MLP)"
+run train --init cfg.json --method ptuning --prefix-init "ab" -o x data.mp
+expect "prefix-init tokenizer" 2 \
+    "ft-train: --prefix-init needs a tokenizer (the model's, or --tokenizer)"
+run train -m base --method ptuning --prefix-init "ab" --init-adapter hard -o x text.mp
+expect "prefix-init adapter" 2 \
+    "ft-train: --prefix-init starts a new prefix: it does not go with --init-adapter"
+nothing_at x "prefix-init"
+
 # --- Bad input ---------------------------------------------------------------------
 run train --init cfg.json --method ptuning -o x data.mp
-expect "no length" 2 "ft-train: --method ptuning needs --prefix-len N (or --init-adapter DIR)"
+expect "no length" 2 \
+    "ft-train: --method ptuning needs --prefix-len N (or --init-adapter DIR, or --prefix-init TEXT)"
 nothing_at x "no length"
 run train --init cfg.json --prefix-len 4 -o x data.mp
 expect "length without ptuning" 2 \
-    "ft-train: --prefix-len, --prefix-projection and --prefix-dropout need --method ptuning"
+    "ft-train: --prefix-len, --prefix-projection, --prefix-dropout and --prefix-init need --method ptuning"
 run train --init cfg.json --method ptuning --prefix-len 4 --prefix-dropout 1 -o x data.mp
 [ "$rc" -eq 2 ] || fail "dropout 1: exit $rc"
 run train --init cfg.json --method ptuning --prefix-len 64 -o x data.mp

@@ -27,6 +27,7 @@
 #include "adapt/prefix.h"
 #include "core/fsout.h"
 #include "model/checkpoint.h"
+#include "model/config.h"
 #include "model/safetensors.h"
 #include "nn/optim.h"
 #include "check.h"
@@ -98,6 +99,87 @@ static void finite_differences(int H, double dropout)
                   n_dropped, n_kv);
     free(c);
     ft_prefix_free(a);
+}
+
+/* --- Hard prompt ------------------------------------------------------------ */
+
+static void hard_prompt(int family)
+{
+    ft_config c;
+    ft_err err;
+    enum { N = 5, T = 6, V = 13 };
+    const int32_t text[N] = {3, 1, 4, 1, 5}, row[T] = {9, 2, 6, 5, 3, 5};
+    int32_t both[N + T];
+
+    memset(&c, 0, sizeof c);
+    c.family = family;
+    snprintf(c.model_type, sizeof c.model_type, family == FT_FAMILY_GPT2 ? "gpt2" : "llama");
+    c.dim = 16;
+    c.hidden_dim = 24;
+    c.n_layers = 3;
+    c.n_heads = 4;
+    c.n_kv_heads = family == FT_FAMILY_GPT2 ? 4 : 2;
+    c.head_dim = 4;
+    c.vocab_size = V;
+    c.max_pos = 32;
+    c.norm_eps = 1e-5;
+    c.rope_theta = 10000;
+    c.bos_id = -1;
+    CHECK(ft_config_finish(&c, NULL, &err) == 0);
+    ft_model *m = ft_model_new(&c, &err);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    ft_model_init_random(m, 3, 0.4f);
+
+    /* the plain pass over text + row: logits at the row's positions */
+    float *plain = malloc((size_t)(N + T) * V * sizeof *plain);
+    float *with = malloc((size_t)T * V * sizeof *with);
+    memcpy(both, text, sizeof text);
+    memcpy(both + N, row, sizeof row);
+    ft_batch b = {1, N + T, both, NULL, NULL, NULL};
+    CHECK(ft_model_setup(m, 1, N + T, 0, 0, &err) == 0 &&
+          ft_model_logits(m, &b, NULL, plain, &err) == 0);
+
+    /* the row alone after a prefix started from the text */
+    ft_prefix_opts o = {.n_virtual = N, .projection = 0, .dropout = 0};
+    ft_prefix_adapter *a = ft_prefix_new(&m->cfg, &o, 1, &err);
+    CHECK(a && ft_prefix_init_tokens(a, m, text, N, &err) == 0);
+    ft_batch r = {1, T, row, NULL, NULL, a ? ft_prefix_seam(a, NULL) : NULL};
+    CHECK(ft_model_setup(m, 1, T, N, 0, &err) == 0 && ft_model_logits(m, &r, NULL, with, &err) == 0);
+
+    double worst = 0, scale = 0;
+    for (size_t k = 0; k < (size_t)T * V; k++) {
+        worst = fmax(worst, fabs(with[k] - plain[(size_t)N * V + k]));
+        scale = fmax(scale, fabs(plain[(size_t)N * V + k]));
+    }
+    CHECK_MSG(scale > 0.1 && worst <= 1e-5 * scale, "%s: prefix vs plain logits differ by %.3g "
+              "(largest %.3g)", c.model_type, worst, scale);
+
+    /* and the text changes them (the check above is not empty) */
+    ft_prefix_opts o2 = o;
+    ft_prefix_adapter *rnd = ft_prefix_new(&m->cfg, &o2, 1, &err);
+    ft_batch r2 = {1, T, row, NULL, NULL, rnd ? ft_prefix_seam(rnd, NULL) : NULL};
+    CHECK(rnd && ft_model_logits(m, &r2, NULL, with, &err) == 0);
+    double moved = 0;
+    for (size_t k = 0; k < (size_t)T * V; k++)
+        moved = fmax(moved, fabs(with[k] - plain[(size_t)N * V + k]));
+    CHECK_MSG(moved > 100 * worst + 1e-3, "%s: a random prefix gives the same logits",
+              c.model_type);
+
+    /* a projected prefix or another length is refused */
+    ft_prefix_opts op = {.n_virtual = N, .projection = 4, .dropout = 0};
+    ft_prefix_adapter *proj = ft_prefix_new(&m->cfg, &op, 1, &err);
+    CHECK(proj && ft_prefix_init_tokens(proj, m, text, N, &err) < 0 &&
+          strstr(err.msg, "projection"));
+    CHECK(a && ft_prefix_init_tokens(a, m, text, N - 1, &err) < 0 &&
+          strstr(err.msg, "4 tokens, the prefix 5"));
+    ft_prefix_free(proj);
+    ft_prefix_free(rnd);
+    ft_prefix_free(a);
+    ft_model_free(m);
+    free(plain);
+    free(with);
 }
 
 /* --- PyTorch parity -------------------------------------------------------- */
@@ -426,6 +508,8 @@ int main(void)
     finite_differences(5, 0);
     finite_differences(5, 0.3);
     finite_differences(0, 0.5);
+    hard_prompt(FT_FAMILY_LLAMA);
+    hard_prompt(FT_FAMILY_GPT2);
 
     root = getenv("FT_ROOT");
     if (!root)
