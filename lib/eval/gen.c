@@ -1,4 +1,4 @@
-/* gen: template, sampler and stop strings around one prompt (see gen.h). */
+/* gen: template, sampler and stop strings around prompts (see gen.h). */
 #define _GNU_SOURCE /* memmem */
 #include "eval/gen.h"
 

@@ -15,6 +15,10 @@
  * model's positions is cut from the left (the end of an instruction is
  * what the answer follows), BOS kept; the call says so.
  *
+ * Several prompts can be answered together (ft_gen_run_batch): each gets
+ * the bytes it would get alone with its seed, whatever the batch and the
+ * thread count.
+ *
  * Not here: choosing tokens (sample.h), templates (text/template.h). */
 #ifndef FT_EVAL_GEN_H
 #define FT_EVAL_GEN_H
