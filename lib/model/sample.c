@@ -195,9 +195,9 @@ int ft_sample_generate_rows(ft_model *m, const ft_prefix *prefix, ft_sample_row 
     if (n < 1)
         return 0;
 
-    /* buffers: n rows of one token or one prompt, a cache per row; every
-     * row computed on its own (model.h: exact_rows) */
-    if (ft_model_setup(m, n, max_prompt, cap, 0, err) < 0)
+    /* buffers: activations for one prompt (for n rows of one token below),
+     * a cache per row; every row computed on its own (model.h: exact_rows) */
+    if (ft_model_setup(m, 1, max_prompt, cap, 0, err) < 0)
         return -1;
     m->exact_rows = 1;
     slot_floats = ft_prefix_floats(c, cap);
@@ -249,6 +249,8 @@ int ft_sample_generate_rows(ft_model *m, const ft_prefix *prefix, ft_sample_row 
 
     /* then one token of every row still going per step, each row against
      * its own cache */
+    if (n > 1 && ft_model_setup(m, n, 1, cap, 0, err) < 0)
+        goto out;
     for (;;) {
         int A = 0;
         for (int i = 0; i < n; i++) {
