@@ -28,12 +28,13 @@
 enum {
     OPT_TASK = FT_OPT_FIRST_PRIVATE, OPT_LABELS, OPT_COMPARE, OPT_MAX_RECORD, OPT_TOKENIZER,
     OPT_VERBALIZER, OPT_TEMPLATE, OPT_LENGTH_NORM, OPT_MAX_LEN, OPT_PREDICTIONS, OPT_SEQ_LEN,
-    OPT_MAX_TOKENS, OPT_TEMPERATURE, OPT_TOP_K, OPT_TOP_P, OPT_STOP
+    OPT_MAX_TOKENS, OPT_TEMPERATURE, OPT_TOP_K, OPT_TOP_P, OPT_STOP, OPT_RESAMPLES
 };
 
 static const struct option long_opts[] = {
     {"task", required_argument, 0, OPT_TASK}, {"labels", required_argument, 0, OPT_LABELS},
     {"compare", no_argument, 0, OPT_COMPARE},
+    {"resamples", required_argument, 0, OPT_RESAMPLES},
     {"max-record-bytes", required_argument, 0, OPT_MAX_RECORD},
     {"model", required_argument, 0, 'm'}, {"adapter", required_argument, 0, 'a'},
     {"tokenizer", required_argument, 0, OPT_TOKENIZER},
@@ -54,6 +55,7 @@ struct options {
     char **labels;
     int n_labels;
     int compare;
+    int resamples;             /* bootstrap resamples */
     size_t max_record_bytes;
     const char *model, *adapter, *tokenizer, *verbalizer, *template_spec, *predictions;
     int length_norm, max_len, batch_size, seq_len;
@@ -87,6 +89,8 @@ static void usage(int status)
             "                          every label seen, sorted); others are an error\n"
             "      --compare           A.mp and B.mp hold predictions for the same records:\n"
             "                          accuracy of each, difference, paired-bootstrap p\n"
+            "      --resamples N       bootstrap resamples of the accuracy interval and of\n"
+            "                          --compare's p (default 1000)\n"
             "      --predictions FILE  write each record with its prediction (-m)\n"
             "Model (-m):\n"
             "  -m, --model MODEL       model directory, archive, GGUF or llama2.c .bin\n"
@@ -115,6 +119,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 
     o->max_tokens = 256;
     o->top_p = 1;
+    o->resamples = FT_EVAL_BOOT;
     while ((opt = getopt_long(argc, argv, FT_PROG_SHORT "m:a:b:", long_opts, NULL)) != -1) {
         if (ft_prog_common(opt, optarg, usage))
             continue;
@@ -135,6 +140,9 @@ static void parse_options(int argc, char **argv, struct options *o)
                 ft_prog_usage_error("--labels: %s", err.msg);
             break;
         case OPT_COMPARE: o->compare = 1; break;
+        case OPT_RESAMPLES:
+            o->resamples = (int)ft_prog_long("--resamples", optarg, 1, 10000000);
+            break;
         case OPT_MAX_RECORD:
             if (ft_parse_bytes(optarg, &o->max_record_bytes, &err) < 0 ||
                 o->max_record_bytes == 0)
@@ -387,7 +395,8 @@ static void run_score(const struct options *o)
     json_t *report;
     ft_err err;
 
-    if (!(s.ev = ft_eval_new(o->task ? o->task : FT_EVAL_CLASSIFY, ft_prog.seed, &err)))
+    if (!(s.ev = ft_eval_new(o->task ? o->task : FT_EVAL_CLASSIFY, ft_prog.seed, o->resamples,
+                              &err)))
         ft_prog_die(&err);
     if (o->labels && ft_eval_set_labels(s.ev, (const char *const *)o->labels, o->n_labels,
                                         &err) < 0)
@@ -737,7 +746,7 @@ static void run_model(const struct options *o)
     json_t *report;
     ft_err err;
 
-    if (!(r.ev = ft_eval_new(task, ft_prog.seed, &err)))
+    if (!(r.ev = ft_eval_new(task, ft_prog.seed, o->resamples, &err)))
         ft_prog_die(&err);
     open_model(&r, task);
     if (o->predictions) {
@@ -848,7 +857,7 @@ static void run_compare(const struct options *o)
     ft_err err;
 
     if (o->labels) {
-        if (!(labels = ft_eval_new(FT_EVAL_CLASSIFY, 0, &err)) ||
+        if (!(labels = ft_eval_new(FT_EVAL_CLASSIFY, 0, o->resamples, &err)) ||
             ft_eval_set_labels(labels, (const char *const *)o->labels, o->n_labels, &err) < 0)
             ft_prog_die(&err);
         a.labels = b.labels = labels;
@@ -864,7 +873,8 @@ static void run_compare(const struct options *o)
             (a.id_bytes[i] && memcmp(a.ids[i], b.ids[i], a.id_bytes[i])))
             ft_prog_fail("%s: record %zu: its id differs from record %zu of %s", o->inputs[1],
                          i + 1, i + 1, o->inputs[0]);
-    if (!(report = ft_eval_compare(a.correct, b.correct, a.n, ft_prog.seed, &err)))
+    if (!(report = ft_eval_compare(a.correct, b.correct, a.n, o->resamples, ft_prog.seed,
+                                      &err)))
         ft_prog_die(&err);
     emit(report);
     json_decref(report);

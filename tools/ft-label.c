@@ -7,7 +7,9 @@
  * Records are read in chunks, scored together (the scorer batches rows
  * across a chunk), and written in input order. --top-per-class needs the
  * whole stream before it can choose: the records then wait in an unlinked
- * temporary file, and only their scores stay in memory. */
+ * temporary file, and only their scores stay in memory. --generate reads
+ * -b records that need a response, generates for them together
+ * (eval/gen.h), and writes them with the records between in input order. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -87,6 +89,8 @@ static void usage(int status)
             "  -a, --adapter DIR       a LoRA or P-tuning v2 adapter (PEFT layout)\n"
             "      --tokenizer FILE    tokenizer.json when the model has none\n"
             "  -o, --output FILE       write records here (default standard output)\n"
+            "  -b, --batch-size N      rows per forward pass, or with --generate records\n"
+            "                          generated together (default 8)\n"
             "Classification (defaults from the model's or adapter's ft metadata):\n"
             "      --labels A,B,...    the label set\n"
             "      --verbalizer L=W,...  the word scored for a label (needs --labels)\n"
@@ -94,7 +98,6 @@ static void usage(int status)
             "                          with {text}\n"
             "      --length-norm       score labels by mean log-probability per token\n"
             "      --max-len N         tokens per scored row (texts are cut to fit)\n"
-            "  -b, --batch-size N      rows per forward pass (default 8)\n"
             "      --calibrate DEV     fit a temperature on the labelled stream DEV first\n"
             "      --soft              add \"probs\", the distribution over the labels\n"
             "      --relabel           classify records that have a \"label\" too, moving\n"
@@ -780,44 +783,108 @@ static void run_classify(const struct options *o)
 
 struct gen_run {
     const struct options *o;
+    const char *path;           /* the stream being read, for messages */
     ft_gen *g;
     ft_recout out;
     ft_rec_builder b;
     ft_progress pg;
+    chunk ck;                   /* records waiting; need: a response to make */
+    size_t n_need, batch;       /* records in ck to generate for; at most */
+    uint64_t *seeds;            /* [batch] */
+    ft_gen_result *res;         /* [batch] */
     uint64_t n_in, n_gen, n_pass, n_cut, n_tokens;
 };
 
-static int gen_record(struct gen_run *r, const ft_record *rec, ft_err *err)
+/* Take one input record into the waiting chunk. */
+static int gen_take(struct gen_run *r, const ft_record *rec, ft_err *err)
 {
-    static const char *const owned[] = {"source", NULL};
-    const char *prompt, *s;
-    size_t len, slen, n;
-    char *text;
-    int has, cut;
+    const char *prompt = NULL, *s;
+    size_t len = 0, slen;
+    int has, need;
 
-    r->n_in++;
     if ((has = str_field(rec, "response", &s, &slen, err)) < 0)
         return -1;
-    if (has && !r->o->relabel) {
+    need = !has || r->o->relabel;
+    if (need) {
+        if ((has = str_field(rec, "prompt", &prompt, &len, err)) < 0)
+            return -1;
+        if (!has)
+            return ft_err_set(err, "no \"prompt\" field");
+    }
+    if (chunk_add(&r->ck, rec, need, prompt, len, err) < 0)
+        return -1;
+    r->n_need += need;
+    return 0;
+}
+
+/* One output record: as read, or with its response. */
+static int gen_put(struct gen_run *r, const ft_record *rec, const ft_gen_result *res,
+                   ft_err *err)
+{
+    static const char *const owned[] = {"source", NULL};
+
+    if (!res) {
         r->n_pass++;
         return ft_writer_put_raw(r->out.w, rec, err);
     }
-    if ((has = str_field(rec, "prompt", &prompt, &len, err)) < 0)
-        return -1;
-    if (!has)
-        return ft_err_set(err, "no \"prompt\" field");
-    /* Each record's draws depend on the seed and its position only. */
-    uint64_t seed = ft_prog.seed * 0x9E3779B97F4A7C15ULL + rec->number;
-    if (ft_gen_run(r->g, prompt, len, seed, &text, &n, &cut, err) < 0)
-        return -1;
-    r->n_cut += cut > 0;
+    r->n_gen++;
+    r->n_cut += res->cut > 0;
+    r->n_tokens += (uint64_t)res->n_tokens;
     ft_rec_reset(&r->b);
     copy_fields(&r->b, rec, "response", "gold_response", r->o->relabel, owned);
-    ft_rec_str(&r->b, "response", text, n);
+    ft_rec_str(&r->b, "response", res->text, res->n_bytes);
     ft_rec_cstr(&r->b, "source", "pseudo");
-    free(text);
-    r->n_gen++;
     return ft_writer_put(r->out.w, &r->b, err);
+}
+
+/* Generate for the waiting records together, then write them all in input
+ * order. Errors name the record. */
+static int gen_flush(struct gen_run *r, ft_err *err)
+{
+    chunk *c = &r->ck;
+    ft_reader *rd = NULL;
+    ft_record rec;
+    int failed = -1, rc = -1;
+    size_t t = 0;
+
+    if (!c->n)
+        return 0;
+
+    /* Each record's draws depend on the seed and its position only. */
+    c->n_text = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->need[i]) {
+            c->texts[c->n_text] = (const char *)c->buf + c->text_off[i];
+            c->lens[c->n_text] = c->text_len[i];
+            r->seeds[c->n_text++] = ft_prog.seed * 0x9E3779B97F4A7C15ULL + c->number[i];
+        }
+    if (c->n_text && ft_gen_run_batch(r->g, (int)c->n_text, c->texts, c->lens, r->seeds,
+                                      r->res, &failed, err) < 0) {
+        for (size_t i = 0, k = 0; failed >= 0 && i < c->n; i++)
+            if (c->need[i] && k++ == (size_t)failed)
+                return ft_err_prefix(err, "%s: record %" PRIu64, r->path, c->number[i]);
+        return ft_err_prefix(err, "%s: records %" PRIu64 "-%" PRIu64, r->path, c->number[0],
+                             c->number[c->n - 1]);
+    }
+
+    if (!(rd = ft_reader_mem(c->buf, c->len, "chunk", 0, err)))
+        goto out;
+    for (size_t i = 0; i < c->n; i++)
+        if (ft_reader_next(rd, &rec, err) != 1 ||
+            gen_put(r, &rec, c->need[i] ? &r->res[t++] : NULL, err) < 0)
+            goto out;
+    rc = 0;
+out:
+    ft_reader_free(rd);
+    for (size_t k = 0; k < c->n_text; k++)
+        free(r->res[k].text);
+    r->n_in += c->n;
+    c->n = c->len = 0;
+    r->n_need = 0;
+    double secs = ft_progress_elapsed(&r->pg) + 1e-9;
+    ft_progress_draw(&r->pg, 0, "%" PRIu64 " records, %.2f records/s, %.1f tokens/s", r->n_in,
+                     r->n_in / secs, r->n_tokens / secs);
+    return rc;
 }
 
 static void run_generate(const struct options *o)
@@ -843,23 +910,36 @@ static void run_generate(const struct options *o)
     go.sample.top_p = (float)o->top_p;
     go.stops = o->stops;
     go.n_stops = o->n_stops;
+    r.batch = o->batch_size > 0 ? (size_t)o->batch_size : 8;
+    r.seeds = malloc(r.batch * sizeof *r.seeds);
+    r.res = malloc(r.batch * sizeof *r.res);
+    if (!r.seeds || !r.res)
+        ft_prog_fail("out of memory");
     if (!(r.g = ft_gen_new(ma.m, ma.tok, ma.prefix, &go, &err)))
         ft_prog_die(&err);
     if (!(rd = ft_reader_open(fd, o->input, o->max_record_bytes, &err)) ||
         ft_recout_open(&r.out, o->output, ft_prog.force, &err) < 0)
         ft_prog_die(&err);
+    r.path = ft_reader_name(rd);
     ft_rec_init(&r.b);
     ft_progress_init(&r.pg, ft_prog.quiet ? -1 : ft_prog.progress);
+
+    /* a batch when enough records need a response (records that pass
+     * unchanged wait with them, 64 at most beside a batch) */
     while ((rc = ft_reader_next(rd, &rec, &err)) == 1) {
-        if (gen_record(&r, &rec, &err) < 0) {
+        if (gen_take(&r, &rec, &err) < 0) {
             if (err.kind != FT_ERR_PIPE)
-                ft_err_prefix(&err, "%s: record %" PRIu64, ft_reader_name(rd), rec.number);
+                ft_err_prefix(&err, "%s: record %" PRIu64, r.path, rec.number);
             rc = -1;
             break;
         }
-        ft_progress_draw(&r.pg, 0, "%" PRIu64 " records, %.2f records/s", r.n_in,
-                         r.n_in / (ft_progress_elapsed(&r.pg) + 1e-9));
+        if ((r.n_need >= r.batch || r.ck.n >= r.batch + 64) && gen_flush(&r, &err) < 0) {
+            rc = -1;
+            break;
+        }
     }
+    if (rc == 0 && gen_flush(&r, &err) < 0)
+        rc = -1;
     ft_progress_end(&r.pg);
     if (rc < 0) {
         ft_recout_abort(&r.out);
@@ -877,6 +957,9 @@ static void run_generate(const struct options *o)
     if (fd > 0)
         close(fd);
     ft_rec_free(&r.b);
+    chunk_free(&r.ck);
+    free(r.seeds);
+    free(r.res);
     ft_gen_free(r.g);
     ft_modelarg_close(&ma);
 }

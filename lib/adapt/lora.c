@@ -11,6 +11,7 @@
 
 #include "core/parse.h"
 #include "adapt/lora_impl.h"
+#include "nn/rowmm.h"
 #include "text/rx.h"
 
 void ft_lora_opts_default(ft_lora_opts *o)
@@ -459,6 +460,16 @@ static void hook_forward(void *ctx, int id, float *out, int ldo, const float *in
         x = md->xd;
     }
     md->dropped = x != inp;
+
+    /* row by row when the model computes so (generation): xa = x·Aᵀ, then
+     * out += (s·xa)·Bᵀ, each row's sums its own (nn/rowmm.h) */
+    if (l->m->exact_rows && !train) {
+        ft_rowmm_forward(md->xa, r, x, md->A, NULL, N, C, r, 0);
+        for (size_t i = 0; i < (size_t)N * r; i++)
+            md->xa[i] *= l->scale;
+        ft_rowmm_forward(out, ldo, md->xa, md->B, NULL, N, r, md->out, 1);
+        return;
+    }
 
     /* xa[N, r] = x·Aᵀ, then out += s·xa·Bᵀ */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, r, C, 1.0f, x, C, md->A, C,

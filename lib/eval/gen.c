@@ -1,4 +1,4 @@
-/* gen: template, sampler and stop strings around one prompt (see gen.h). */
+/* gen: template, sampler and stop strings around prompts (see gen.h). */
 #define _GNU_SOURCE /* memmem */
 #include "eval/gen.h"
 
@@ -137,9 +137,9 @@ static int cut_at_stop(sink *s, size_t old)
     return 1;
 }
 
-static int on_token(void *ctx, int32_t id)
+static int on_token(void *ctx, int row, int32_t id)
 {
-    sink *s = ctx;
+    sink *s = (sink *)ctx + row;
     size_t n, old = s->len;
 
     if (ft_tokenizer_stream_next(s->g->tok, &s->ts, id, s->g->piece, s->g->piece_cap, &n,
@@ -153,32 +153,28 @@ static int on_token(void *ctx, int32_t id)
     return s->stopped;
 }
 
-int ft_gen_run(ft_gen *g, const char *prompt, size_t len, uint64_t seed, char **text,
-               size_t *n_bytes, int *cut, ft_err *err)
+/* The prompt as training renders it (the tokens before the empty
+ * response's target), cut from the left to leave room for the answer:
+ * *ids (malloc'd) of *n ids, *cut of them dropped. */
+static int encode_prompt(ft_gen *g, const char *prompt, size_t len, int32_t **ids, int *n,
+                         int *cut, ft_err *err)
 {
-    size_t n = 0, n_ctx;
+    size_t n_all = 0, n_ctx;
     int P0 = g->prefix ? g->prefix->P : 0, max_pos = g->m->cfg.max_pos, dropped = 0;
-    ft_sample_opts so = g->so;
-    sink s = {.g = g, .err = err};
     const int32_t *bos;
     size_t n_bos = ft_tokenizer_prefix(g->tok, &bos);
 
-    *text = NULL;
-    *n_bytes = 0;
-    if (cut)
-        *cut = 0;
-
-    /* The prompt as training renders it: the tokens before the (empty)
-     * response's target. */
     ft_rendered_reset(&g->r);
     if (ft_template_sft(g->tpl, &g->r, NULL, prompt, len, "", 0, err) < 0 ||
-        ft_rendered_encode(g->tok, &g->r, &g->ids, &g->mask, &n, &g->cap, err) < 0)
+        ft_rendered_encode(g->tok, &g->r, &g->ids, &g->mask, &n_all, &g->cap, err) < 0)
         return -1;
-    for (n_ctx = 0; n_ctx < n && !g->mask[n_ctx]; n_ctx++)
+    for (n_ctx = 0; n_ctx < n_all && !g->mask[n_ctx]; n_ctx++)
         ;
+    if (n_ctx == 0)
+        return ft_err_set(err, "generation needs a prompt of at least one token");
 
-    /* Room for the answer: cut the prompt from the left, after any BOS. */
-    long room = (long)max_pos - P0 - so.max_tokens;
+    /* room for the answer: cut the prompt from the left, after any BOS */
+    long room = (long)max_pos - P0 - g->so.max_tokens;
     if (room < (long)n_bos + 1)
         room = (long)max_pos - P0 - 1;
     if ((long)n_ctx > room && room > (long)n_bos) {
@@ -187,30 +183,88 @@ int ft_gen_run(ft_gen *g, const char *prompt, size_t len, uint64_t seed, char **
                 (n_ctx - n_bos - dropped) * sizeof *g->ids);
         n_ctx = (size_t)room;
     }
-    if (cut)
-        *cut = dropped;
-
-    ft_tokenizer_stream_init(&s.ts, FT_TOK_SKIP_SPECIAL, 1);
-    if (append(&s, "", 0) < 0)
+    if (!(*ids = ft_malloc(n_ctx * sizeof **ids, err)))
         return -1;
-    so.seed = seed;
-    if (ft_sample_generate(g->m, g->prefix, g->ids, (int)n_ctx, &so, NULL, NULL, on_token, &s,
-                           err) < 0 ||
-        s.failed) {
-        free(s.text);
-        return -1;
-    }
-    /* Bytes of a character the last token left unfinished. */
-    size_t tail = s.stopped ? 0 : ft_tokenizer_stream_end(&s.ts, g->piece), old = s.len;
-    if (tail) {
-        if (append(&s, g->piece, tail) < 0) {
-            free(s.text);
-            return -1;
-        }
-        if (g->n_stops)
-            cut_at_stop(&s, old);
-    }
-    *text = s.text;
-    *n_bytes = s.len;
+    memcpy(*ids, g->ids, n_ctx * sizeof **ids);
+    *n = (int)n_ctx;
+    *cut = dropped;
     return 0;
+}
+
+int ft_gen_run_batch(ft_gen *g, int n, const char *const *prompts, const size_t *lens,
+                     const uint64_t *seeds, ft_gen_result *res, int *failed, ft_err *err)
+{
+    ft_sample_row *rows = ft_calloc(n > 0 ? n : 1, sizeof *rows, err);
+    sink *sinks = ft_calloc(n > 0 ? n : 1, sizeof *sinks, err);
+    int rc = -1, bad = -1;
+
+    memset(res, 0, (size_t)(n > 0 ? n : 0) * sizeof *res);
+    if (!rows || !sinks)
+        goto out;
+
+    /* every prompt's ids and an empty response */
+    for (int i = 0; i < n; i++) {
+        int32_t *ids = NULL;
+        sinks[i] = (sink){.g = g, .err = err};
+        ft_tokenizer_stream_init(&sinks[i].ts, FT_TOK_SKIP_SPECIAL, 1);
+        if (encode_prompt(g, prompts[i], lens[i], &ids, &rows[i].n_prompt, &res[i].cut,
+                          err) < 0) {
+            bad = i;
+            goto out;
+        }
+        rows[i].prompt = ids;
+        rows[i].seed = seeds[i];
+        if (append(&sinks[i], "", 0) < 0)
+            goto out;
+    }
+
+    /* the new tokens, decoded as they come, each row into its own sink */
+    if (ft_sample_generate_rows(g->m, g->prefix, rows, n, &g->so, on_token, sinks, err) < 0)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        sink *s = &sinks[i];
+        if (s->failed) {
+            bad = i;
+            goto out;
+        }
+
+        /* bytes of a character the last token left unfinished */
+        size_t tail = s->stopped ? 0 : ft_tokenizer_stream_end(&s->ts, g->piece), old = s->len;
+        if (tail) {
+            if (append(s, g->piece, tail) < 0)
+                goto out;
+            if (g->n_stops)
+                cut_at_stop(s, old);
+        }
+        res[i].n_tokens = rows[i].n_out;
+    }
+    for (int i = 0; i < n; i++) {
+        res[i].text = sinks[i].text;
+        res[i].n_bytes = sinks[i].len;
+        sinks[i].text = NULL;
+    }
+    rc = 0;
+out:
+    if (failed)
+        *failed = bad;
+    for (int i = 0; rows && sinks && i < n; i++) {
+        free((int32_t *)rows[i].prompt);
+        free(sinks[i].text);
+    }
+    free(rows);
+    free(sinks);
+    return rc;
+}
+
+int ft_gen_run(ft_gen *g, const char *prompt, size_t len, uint64_t seed, char **text,
+               size_t *n_bytes, int *cut, ft_err *err)
+{
+    ft_gen_result res;
+    int rc = ft_gen_run_batch(g, 1, &prompt, &len, &seed, &res, NULL, err);
+
+    *text = res.text;
+    *n_bytes = res.n_bytes;
+    if (cut)
+        *cut = res.cut;
+    return rc;
 }

@@ -15,6 +15,10 @@
  * model's positions is cut from the left (the end of an instruction is
  * what the answer follows), BOS kept; the call says so.
  *
+ * Several prompts can be answered together (ft_gen_run_batch): each gets
+ * the bytes it would get alone with its seed, whatever the batch and the
+ * thread count.
+ *
  * Not here: choosing tokens (sample.h), templates (text/template.h). */
 #ifndef FT_EVAL_GEN_H
 #define FT_EVAL_GEN_H
@@ -47,5 +51,21 @@ void ft_gen_free(ft_gen *g);
  * to the number of prompt tokens cut from the left. */
 int ft_gen_run(ft_gen *g, const char *prompt, size_t len, uint64_t seed, char **text,
                size_t *n_bytes, int *cut, ft_err *err);
+
+typedef struct ft_gen_result {
+    char *text;          /* malloc'd, NUL-terminated; the caller frees it */
+    size_t n_bytes;
+    int cut;             /* prompt tokens cut from the left */
+    int n_tokens;        /* new tokens sampled, EOS left out (tokens a stop
+                            string cut away counted) */
+} ft_gen_result;
+
+/* The responses to n prompts (prompts[i] of lens[i] bytes, seeds[i])
+ * generated together (sample.h: ft_sample_generate_rows): res[i] is the
+ * same bytes ft_gen_run gives prompt i alone. On failure *failed (may be
+ * NULL) is the prompt at fault, or -1 when none is in particular, and no
+ * res[i].text is set. Memory grows with n (a KV cache per prompt). */
+int ft_gen_run_batch(ft_gen *g, int n, const char *const *prompts, const size_t *lens,
+                     const uint64_t *seeds, ft_gen_result *res, int *failed, ft_err *err);
 
 #endif

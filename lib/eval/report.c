@@ -11,6 +11,7 @@
 struct ft_eval {
     int task;
     uint64_t seed;
+    int n_boot;                /* bootstrap resamples */
     int fixed;                 /* labels fixed up front */
     char **names;              /* [k] */
     size_t *name_len;
@@ -24,13 +25,14 @@ struct ft_eval {
     size_t n_texts;            /* lm and sft records */
 };
 
-ft_eval *ft_eval_new(int task, uint64_t seed, ft_err *err)
+ft_eval *ft_eval_new(int task, uint64_t seed, int n_boot, ft_err *err)
 {
     ft_eval *e = ft_calloc(1, sizeof *e, err);
 
     if (e) {
         e->task = task;
         e->seed = seed;
+        e->n_boot = n_boot;
     }
     return e;
 }
@@ -214,7 +216,7 @@ static json_t *classify_report(ft_eval *e, ft_err *err)
     for (size_t i = 0; i < e->n; i++)
         correct[i] = e->truth[i] == e->pred[i];
     if (e->n)
-        ft_metrics_bootstrap_mean(correct, e->n, FT_EVAL_BOOT, 0.95, e->seed, &lo, &hi);
+        ft_metrics_bootstrap_mean(correct, e->n, e->n_boot, 0.95, e->seed, &lo, &hi);
     json_array_append_new(ci, num(lo));
     json_array_append_new(ci, num(hi));
 
@@ -289,7 +291,7 @@ json_t *ft_eval_report(ft_eval *e, ft_err *err)
 }
 
 json_t *ft_eval_compare(const double *correct_a, const double *correct_b, size_t n,
-                        uint64_t seed, ft_err *err)
+                        int n_boot, uint64_t seed, ft_err *err)
 {
     json_t *o = json_object();
     double sa = 0, sb = 0, diff = NAN, p = NAN;
@@ -303,7 +305,7 @@ json_t *ft_eval_compare(const double *correct_a, const double *correct_b, size_t
         sb += correct_b[i];
     }
     if (n)
-        ft_metrics_paired_bootstrap(correct_a, correct_b, n, FT_EVAL_BOOT, seed, &diff, &p);
+        ft_metrics_paired_bootstrap(correct_a, correct_b, n, n_boot, seed, &diff, &p);
     json_object_set_new(o, "task", json_string("compare"));
     json_object_set_new(o, "n", json_integer((json_int_t)n));
     json_object_set_new(o, "accuracy_a", num(n ? sa / n : NAN));

@@ -5,7 +5,7 @@
  * Keys, in this order (a value that does not exist, such as the accuracy
  * of zero records or the calibration error without confidences, is null):
  *   classify  task, n, labels, accuracy, accuracy_ci [lo, hi] (95%
- *             percentile bootstrap, 1000 resamples from the seed), macro_f1,
+ *             percentile bootstrap, n_boot resamples from the seed), macro_f1,
  *             macro_precision, macro_recall, per_class {label: {precision,
  *             recall, f1, support}}, confusion (rows true, columns predicted,
  *             both in labels order), ece (15 equal-width bins)
@@ -13,7 +13,7 @@
  *   sft       task, n, exact_match, token_f1, rouge_l (means over records,
  *             fractions in [0, 1])
  *   compare   n, accuracy_a, accuracy_b, difference (a - b), p_value (paired
- *             bootstrap, 1000 resamples)
+ *             bootstrap, n_boot resamples)
  *
  * The label set is fixed up front (ft_eval_set_labels: a name outside it is
  * an error) or gathered from the true and predicted labels, sorted by bytes.
@@ -32,11 +32,12 @@
 enum ft_eval_task { FT_EVAL_CLASSIFY = 1, FT_EVAL_LM, FT_EVAL_SFT };
 
 #define FT_EVAL_ECE_BINS 15
-#define FT_EVAL_BOOT 1000
+#define FT_EVAL_BOOT 1000 /* bootstrap resamples unless the caller says */
 
 typedef struct ft_eval ft_eval;
 
-ft_eval *ft_eval_new(int task, uint64_t seed, ft_err *err);
+/* n_boot (>= 1) resamples for the accuracy interval, drawn from seed. */
+ft_eval *ft_eval_new(int task, uint64_t seed, int n_boot, ft_err *err);
 void ft_eval_free(ft_eval *e);
 
 /* Fix the label set (k >= 1 distinct names). */
@@ -58,9 +59,9 @@ void ft_eval_add_sft(ft_eval *e, const char *pred, const char *ref);
 json_t *ft_eval_report(ft_eval *e, ft_err *err);
 
 /* A two-system comparison: correct_a[i], correct_b[i] in {0, 1} for the
- * same n records. */
+ * same n records; the p-value from n_boot (>= 1) paired resamples. */
 json_t *ft_eval_compare(const double *correct_a, const double *correct_b, size_t n,
-                        uint64_t seed, ft_err *err);
+                        int n_boot, uint64_t seed, ft_err *err);
 
 /* The report as a table for people. */
 void ft_eval_table(const json_t *report, FILE *f);

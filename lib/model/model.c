@@ -37,6 +37,7 @@
 #include "nn/linear.h"
 #include "nn/norm.h"
 #include "nn/rope.h"
+#include "nn/rowmm.h"
 #include "nn/xent.h"
 
 /* Largest logits chunk of the classifier, in floats (32 MiB). */
@@ -414,7 +415,8 @@ int ft_model_setup(ft_model *m, int B, int T, int P, int train, ft_err *err)
         goto fail;
 
     /* backward buffers and attention scratch */
-    ft_attn_dims d = {B, T, P, c->n_heads, c->n_kv_heads, c->head_dim, (int)LD, P};
+    ft_attn_dims d = {B, T, P, c->n_heads, c->n_kv_heads, c->head_dim, (int)LD, P,
+                      NULL, NULL, 0};
     size_t per_thread = ft_attention_scratch_floats(&d, train);
     if (alloc_f(&r->scratch, per_thread * r->n_slots, err) < 0)
         goto fail;
@@ -498,14 +500,19 @@ static const float *bias_of(ft_model *m, int id)
     return id >= 0 ? m->params + m->tensors[id].offset : NULL;
 }
 
-/* The one place a linear product happens (the LoRA seam, see model.h). */
+/* The one place a linear product happens (the LoRA seam, see model.h);
+ * row by row in inference when m->exact_rows asks for it. */
 static void lin_fwd(ft_model *m, int id, int bias_id, float *out, int ldo, const float *inp,
                     int N, int add, int train)
 {
     const ft_tensor *t = &m->tensors[id];
 
-    ft_linear_forward(out, ldo, inp, m->params + t->offset, bias_of(m, bias_id), N,
-                      t->shape[1], t->shape[0], add);
+    if (m->exact_rows && !train)
+        ft_rowmm_forward(out, ldo, inp, m->params + t->offset, bias_of(m, bias_id), N,
+                         t->shape[1], t->shape[0], add);
+    else
+        ft_linear_forward(out, ldo, inp, m->params + t->offset, bias_of(m, bias_id), N,
+                          t->shape[1], t->shape[0], add);
     if (m->hook.forward)
         m->hook.forward(m->hook.ctx, id, out, ldo, inp, N, train);
 }
@@ -626,7 +633,14 @@ static void norm_bwd(ft_model *m, float *dinp, const float *dout, const float *i
 static ft_attn_dims attn_dims(const ft_model *m, const pass *p)
 {
     ft_attn_dims d = {p->B,       p->T,  p->P, m->cfg.n_heads, m->cfg.n_kv_heads,
-                      m->cfg.head_dim, p->LD, p->prefix ? p->prefix->cap : 0};
+                      m->cfg.head_dim, p->LD, p->prefix ? p->prefix->cap : 0, NULL, NULL, 0};
+
+    /* a cache per row: its own length, at its own place after the first */
+    if (p->prefix && p->prefix->rows) {
+        d.row_P = p->prefix->row_P;
+        d.row_slot = p->prefix->row_slot;
+        d.slot_floats = ft_prefix_floats(&m->cfg, p->prefix->cap);
+    }
     return d;
 }
 
@@ -639,18 +653,25 @@ static float *prefix_at(const ft_model *m, const pass *p, float *buf, int l, int
     return buf + (2 * (size_t)l + kind) * per;
 }
 
-/* KV cache: the batch's keys and values go to entries [P, P+T) (B = 1). */
+/* KV cache: the batch's keys and values go to entries [P, P+T) (B = 1),
+ * or row b's to [row_P[b], row_P[b]+T) of its own cache. */
 static void prefix_append(ft_model *m, const pass *p, const float *qkv, int l)
 {
-    int hd = m->cfg.head_dim, cap = p->prefix->cap;
-    float *pk = prefix_at(m, p, p->prefix->kv, l, 0), *pv = prefix_at(m, p, p->prefix->kv, l, 1);
+    const ft_prefix *pre = p->prefix;
+    int hd = m->cfg.head_dim, cap = pre->cap;
+    size_t slot_floats = ft_prefix_floats(&m->cfg, cap);
 
-    for (int t = 0; t < p->T; t++) {
-        for (int h = 0; h < m->cfg.n_kv_heads; h++) {
-            const float *k = qkv + (size_t)t * p->LD + p->Q + (size_t)h * hd;
-            size_t at = ((size_t)h * cap + p->P + t) * hd;
-            memcpy(pk + at, k, hd * sizeof *k);
-            memcpy(pv + at, k + p->KV, hd * sizeof *k);
+    for (int b = 0; b < p->B; b++) {
+        float *kv = pre->rows ? pre->kv + (size_t)pre->row_slot[b] * slot_floats : pre->kv;
+        float *pk = prefix_at(m, p, kv, l, 0), *pv = prefix_at(m, p, kv, l, 1);
+        int P0 = pre->rows ? pre->row_P[b] : p->P;
+        for (int t = 0; t < p->T; t++) {
+            for (int h = 0; h < m->cfg.n_kv_heads; h++) {
+                const float *k = qkv + ((size_t)b * p->T + t) * p->LD + p->Q + (size_t)h * hd;
+                size_t at = ((size_t)h * cap + P0 + t) * hd;
+                memcpy(pk + at, k, hd * sizeof *k);
+                memcpy(pv + at, k + p->KV, hd * sizeof *k);
+            }
         }
     }
 }
@@ -775,17 +796,30 @@ static int check_batch(ft_model *m, const ft_batch *b, int need_train, pass *p, 
 {
     const ft_config *c = &m->cfg;
     ft_model_run *r = m->run;
-    int P = b->prefix ? b->prefix->P : 0;
+    const ft_prefix *pre = b->prefix;
+    int per_row = pre && pre->rows, P = pre && !per_row ? pre->P : 0;
 
     if (!r)
         return ft_err_set(err, "model used before ft_model_setup");
     if (need_train && !r->train)
         return ft_err_set(err, "model set up for inference, not training");
+
+    /* a cache per row: P is the longest, every row's own must fit */
+    if (per_row) {
+        if (need_train || !pre->append || pre->rows != b->B || !pre->row_P || !pre->row_slot)
+            return ft_err_set(err, "a KV cache per row is for inference, one per batch row");
+        for (int i = 0; i < b->B; i++) {
+            if (pre->row_P[i] < 0 || pre->row_P[i] + b->T > pre->cap || pre->row_slot[i] < 0)
+                return ft_err_set(err, "row %d: %d cache entries and %d tokens do not fit "
+                                  "its cache of %d", i, pre->row_P[i], b->T, pre->cap);
+            P = pre->row_P[i] > P ? pre->row_P[i] : P;
+        }
+    }
     if (b->B < 1 || b->T < 1 || b->B > r->B || b->T > r->T || P < 0 || P > r->P)
         return ft_err_set(err, "batch %d x %d (+%d prefix) exceeds the buffers (%d x %d +%d)",
                           b->B, b->T, P, r->B, r->T, r->P);
-    if (b->prefix && (P > b->prefix->cap || !b->prefix->kv ||
-                      (b->prefix->append && (b->B != 1 || P + b->T > b->prefix->cap))))
+    if (pre && (P > pre->cap || !pre->kv ||
+                (pre->append && !per_row && (b->B != 1 || P + b->T > pre->cap))))
         return ft_err_set(err, "prefix of %d entries does not fit its buffer", P);
     if (c->learned_pos && P + b->T > c->max_pos)
         return ft_err_set(err, "%d positions exceed the model's %d", P + b->T, c->max_pos);
@@ -825,12 +859,21 @@ static int check_batch(ft_model *m, const ft_batch *b, int need_train, pass *p, 
 static void forward_body(ft_model *m, const ft_batch *b, const pass *p)
 {
     ft_model_run *r = m->run;
+    const float *wte = ft_model_param(m, m->embed_id);
     const float *wpe = m->pos_id >= 0 ? ft_model_param(m, m->pos_id) : NULL;
+    const int *row_P = p->prefix && p->prefix->rows ? p->prefix->row_P : NULL;
 
-    ft_embed_forward(res_at(r, p, 0), b->tokens, ft_model_param(m, m->embed_id), wpe, p->P,
-                     p->B, p->T, p->C);
+    /* with a cache per row, each row's positions start at its own length */
+    if (row_P && wpe)
+        for (int i = 0; i < p->B; i++)
+            ft_embed_forward(res_at(r, p, 0) + (size_t)i * p->T * p->C, b->tokens + i * p->T,
+                             wte, wpe, row_P[i], 1, p->T, p->C);
+    else
+        ft_embed_forward(res_at(r, p, 0), b->tokens, wte, wpe, p->P, p->B, p->T, p->C);
+    r->rope.row_pos0 = row_P;
     for (int l = 0; l < m->cfg.n_layers; l++)
         block_forward(m, p, l);
+    r->rope.row_pos0 = NULL;
     norm_fwd(m, r->lnf, r->stf, res_at(r, p, m->cfg.n_layers), m->norm_w_id, m->norm_b_id,
              p->N);
 }

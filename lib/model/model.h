@@ -127,13 +127,23 @@ typedef struct ft_linear_hook {
  *         entries [0, P); NULL: no gradient wanted
  *   append when set (inference, B = 1), the forward pass also writes the
  *         batch's own keys (rotated) and values at entries [P, P+T): the
- *         caller then advances P by T, which makes this a KV cache */
+ *         caller then advances P by T, which makes this a KV cache
+ *   rows  0, or B: a KV cache per row instead (inference, append set), for
+ *         sequences of different lengths decoded together. Row b uses the
+ *         cache at kv + row_slot[b]·ft_prefix_floats(cfg, cap) (the layout
+ *         above), whose first row_P[b] entries are in use; its tokens sit
+ *         at positions row_P[b] + t and its keys and values go to entries
+ *         [row_P[b], row_P[b]+T); the caller advances each row_P[b]. P is
+ *         not read. */
 typedef struct ft_prefix {
     int P;
     int cap;
     float *kv;
     float *grad;
     int append;
+    int rows;
+    const int *row_P;      /* [rows] */
+    const int *row_slot;   /* [rows] */
 } ft_prefix;
 
 /* Floats of an ft_prefix buffer with cap entries per kv head. */
@@ -173,6 +183,12 @@ typedef struct ft_model {
     int head_id;               /* the classifier: lm_head, or embed_id when tied */
     char *file_prefix;         /* GPT-2: "transformer." or "" as the file had it */
     ft_linear_hook hook;       /* LoRA seam; hook.forward NULL: none */
+    int exact_rows;            /* 1: inference computes each row's products
+                                  on its own (nn/rowmm.h, and the LoRA hook
+                                  likewise): a row's logits are the same bits
+                                  whatever rows share its batch and whatever
+                                  the thread count; slower than BLAS on long
+                                  inputs. Generation sets it. */
     long n_block_backward;     /* debug: blocks whose backward ran, ever */
     long n_weight_grads;       /* debug: dW products of linear layers run, ever */
     ft_model_run *run;         /* buffers of ft_model_setup (private) */

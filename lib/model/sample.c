@@ -1,7 +1,9 @@
-/* sample: next-token choice and KV-cache generation (see sample.h). */
+/* sample: next-token choice and KV-cache generation (see sample.h). A
+ * single sequence is a batch of one. */
 #include "model/sample.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,96 +117,209 @@ static int stop_overlap(const int32_t *gen, int n_gen, const int32_t *stop, int 
     return 0;
 }
 
+/* One sequence of a batch. */
+typedef struct seq {
+    ft_sample s;         /* its chooser, seeded with its own seed */
+    int32_t *gen;        /* [max_new + 1] new tokens */
+    int n_gen, n_emitted;
+    int len;             /* cache entries in use: prefix, prompt, fed tokens */
+    int cap;             /* its context: prefix + prompt + max_new, at most max_pos */
+    int done;
+} seq;
+
+/* Row i's next token: EOS and a complete stop sequence end the row; tokens
+ * that might begin the stop sequence are held back; a row without room
+ * for another token ends with what it holds let out. Sets q->done. */
+static void seq_take(seq *q, int i, int32_t next, const ft_sample_opts *o, int max_new,
+                     ft_sample_emit_row emit, void *ctx)
+{
+    int is_eos = 0, end = 0;
+
+    for (int k = 0; k < o->n_eos; k++)
+        is_eos |= next == o->eos[k];
+    if (is_eos) {
+        end = 1;
+    } else {
+        q->gen[q->n_gen++] = next;
+        if (o->n_stop > 0 && q->n_gen >= o->n_stop &&
+            !memcmp(q->gen + q->n_gen - o->n_stop, o->stop, o->n_stop * sizeof *q->gen)) {
+            q->n_gen -= o->n_stop;
+            end = 1;
+        }
+    }
+    int hold = end || o->n_stop <= 0 ? 0 : stop_overlap(q->gen, q->n_gen, o->stop, o->n_stop);
+    end |= q->n_gen >= max_new || q->len + 2 > q->cap;
+    if (end)
+        hold = 0;
+    for (; q->n_emitted < q->n_gen - hold; q->n_emitted++)
+        if (emit && emit(ctx, i, q->gen[q->n_emitted])) {
+            end = 1;
+            break;
+        }
+    q->done = end;
+}
+
+int ft_sample_generate_rows(ft_model *m, const ft_prefix *prefix, ft_sample_row *rows, int n,
+                            const ft_sample_opts *o, ft_sample_emit_row emit, void *ctx,
+                            ft_err *err)
+{
+    const ft_config *c = &m->cfg;
+    int P0 = prefix ? prefix->P : 0, max_new = o->max_tokens > 0 ? o->max_tokens : 0;
+    int V = c->vocab_size, cap = 0, max_prompt = 1, rc = -1, exact = m->exact_rows;
+    size_t slot_floats;
+    seq *q = NULL;
+    float *logits = NULL, *kv = NULL;
+    int32_t *tokens = NULL;
+    int *act = NULL, *row_P = NULL, *pos = NULL;
+
+    /* every row's context: prefix, prompt and new tokens within max_pos */
+    for (int i = 0; i < n; i++) {
+        char at[32] = "";
+        int ci = P0 + rows[i].n_prompt + max_new;
+        rows[i].n_out = 0;
+        if (n > 1)
+            snprintf(at, sizeof at, "row %d: ", i);
+        if (rows[i].n_prompt < 1)
+            return ft_err_set(err, "%sgeneration needs a prompt of at least one token", at);
+        if (c->max_pos > 0 && ci > c->max_pos)
+            ci = c->max_pos;
+        if (P0 + rows[i].n_prompt > ci && P0 > 0)
+            return ft_err_set(err, "%sprompt of %d tokens after a prefix of %d exceeds the "
+                              "model's %d positions", at, rows[i].n_prompt, P0, c->max_pos);
+        if (rows[i].n_prompt > ci)
+            return ft_err_set(err, "%sprompt of %d tokens exceeds the model's %d positions", at,
+                              rows[i].n_prompt, c->max_pos);
+        cap = ci > cap ? ci : cap;
+        max_prompt = rows[i].n_prompt > max_prompt ? rows[i].n_prompt : max_prompt;
+    }
+    if (n < 1)
+        return 0;
+
+    /* buffers: activations for one prompt (for n rows of one token below),
+     * a cache per row; every row computed on its own (model.h: exact_rows) */
+    if (ft_model_setup(m, 1, max_prompt, cap, 0, err) < 0)
+        return -1;
+    m->exact_rows = 1;
+    slot_floats = ft_prefix_floats(c, cap);
+    q = ft_calloc(n, sizeof *q, err);
+    logits = ft_calloc((size_t)n * V, sizeof *logits, err);
+    kv = ft_calloc(slot_floats * n, sizeof *kv, err);
+    tokens = ft_calloc(n, sizeof *tokens, err);
+    act = ft_calloc(n, sizeof *act, err);
+    row_P = ft_calloc(n, sizeof *row_P, err);
+    pos = ft_calloc(n, sizeof *pos, err);
+    if (!q || !logits || !kv || !tokens || !act || !row_P || !pos)
+        goto out;
+    for (int i = 0; i < n; i++) {
+        ft_sample_opts oi = *o;
+        oi.seed = rows[i].seed;
+        if (ft_sample_init(&q[i].s, V, &oi, err) < 0 ||
+            !(q[i].gen = ft_calloc(max_new + 1, sizeof *q[i].gen, err)))
+            goto out;
+        q[i].cap = P0 + rows[i].n_prompt + max_new;
+        if (c->max_pos > 0 && q[i].cap > c->max_pos)
+            q[i].cap = c->max_pos;
+    }
+
+    /* the P-tuning prefix first in every row's cache, head by head */
+    if (P0 > 0) {
+        size_t nr = (size_t)c->n_layers * 2 * c->n_kv_heads, hd = c->head_dim;
+        for (int i = 0; i < n; i++)
+            for (size_t r = 0; r < nr; r++)
+                memcpy(kv + i * slot_floats + r * cap * hd, prefix->kv + r * prefix->cap * hd,
+                       (size_t)P0 * hd * sizeof *kv);
+    }
+
+    /* each prompt on its own (the shapes of a row alone), its first token */
+    for (int i = 0; i < n; i++) {
+        ft_prefix cache = {.P = P0, .cap = cap, .kv = kv + i * slot_floats, .append = 1};
+        ft_batch b = {.B = 1, .T = rows[i].n_prompt, .tokens = rows[i].prompt, .prefix = &cache};
+        int last = b.T - 1;
+
+        q[i].len = P0;
+        if (max_new < 1 || q[i].len + b.T + 1 > q[i].cap) {
+            q[i].done = 1;
+            continue;
+        }
+        if (ft_model_logits(m, &b, &last, logits, err) < 0)
+            goto out;
+        q[i].len += b.T;
+        seq_take(&q[i], i, ft_sample_pick(&q[i].s, logits), o, max_new, emit, ctx);
+    }
+
+    /* then one token of every row still going per step, each row against
+     * its own cache */
+    if (n > 1 && ft_model_setup(m, n, 1, cap, 0, err) < 0)
+        goto out;
+    for (;;) {
+        int A = 0;
+        for (int i = 0; i < n; i++) {
+            if (q[i].done)
+                continue;
+            act[A] = i;
+            tokens[A] = q[i].gen[q[i].n_gen - 1];
+            row_P[A++] = q[i].len;
+        }
+        if (!A)
+            break;
+        ft_prefix cache = {.cap = cap, .kv = kv, .append = 1, .rows = A, .row_P = row_P,
+                           .row_slot = act};
+        ft_batch b = {.B = A, .T = 1, .tokens = tokens, .prefix = &cache};
+        if (ft_model_logits(m, &b, pos, logits, err) < 0)
+            goto out;
+        for (int a = 0; a < A; a++) {
+            seq *qa = &q[act[a]];
+            qa->len++;
+            seq_take(qa, act[a], ft_sample_pick(&qa->s, logits + (size_t)a * V), o, max_new,
+                     emit, ctx);
+        }
+    }
+
+    for (int i = 0; i < n; i++) {
+        if (rows[i].out)
+            memcpy(rows[i].out, q[i].gen, q[i].n_gen * sizeof *q[i].gen);
+        rows[i].n_out = q[i].n_gen;
+    }
+    rc = 0;
+out:
+    m->exact_rows = exact;
+    for (int i = 0; q && i < n; i++) {
+        ft_sample_free(&q[i].s);
+        free(q[i].gen);
+    }
+    free(q);
+    free(logits);
+    free(kv);
+    free(tokens);
+    free(act);
+    free(row_P);
+    free(pos);
+    return rc;
+}
+
+/* One row's emit, for ft_sample_generate. */
+typedef struct one_emit {
+    ft_sample_emit emit;
+    void *ctx;
+} one_emit;
+
+static int emit_one(void *ctx, int row, int32_t id)
+{
+    one_emit *e = ctx;
+
+    (void)row;
+    return e->emit ? e->emit(e->ctx, id) : 0;
+}
+
 int ft_sample_generate(ft_model *m, const ft_prefix *prefix, const int32_t *prompt,
                        int n_prompt, const ft_sample_opts *o, int32_t *out, int *n_out,
                        ft_sample_emit emit, void *ctx, ft_err *err)
 {
-    const ft_config *c = &m->cfg;
-    int P0 = prefix ? prefix->P : 0, max_new = o->max_tokens > 0 ? o->max_tokens : 0;
-    int cap = P0 + n_prompt + max_new, n_gen = 0, n_emitted = 0, rc = -1;
-    int32_t *gen = NULL;
-    float *logits = NULL;
-    ft_prefix cache = {0};
-    ft_sample s = {0};
+    ft_sample_row row = {.prompt = prompt, .n_prompt = n_prompt, .seed = o->seed, .out = out};
+    one_emit e = {emit, ctx};
+    int rc = ft_sample_generate_rows(m, prefix, &row, 1, o, emit_one, &e, err);
 
     if (n_out)
-        *n_out = 0;
-    if (n_prompt < 1)
-        return ft_err_set(err, "generation needs a prompt of at least one token");
-    if (c->max_pos > 0 && cap > c->max_pos)
-        cap = c->max_pos;
-    if (P0 + n_prompt > cap && P0 > 0)
-        return ft_err_set(err, "prompt of %d tokens after a prefix of %d exceeds the "
-                          "model's %d positions", n_prompt, P0, c->max_pos);
-    if (n_prompt > cap)
-        return ft_err_set(err, "prompt of %d tokens exceeds the model's %d positions",
-                          n_prompt, c->max_pos);
-
-    /* buffers: one row, the prompt at most, a cache for everything */
-    if (ft_model_setup(m, 1, n_prompt, cap, 0, err) < 0 ||
-        ft_sample_init(&s, c->vocab_size, o, err) < 0)
-        goto out;
-    gen = ft_calloc(max_new + 1, sizeof *gen, err);
-    logits = ft_calloc(c->vocab_size, sizeof *logits, err);
-    cache.kv = ft_calloc(ft_prefix_floats(c, cap), sizeof *cache.kv, err);
-    if (!gen || !logits || !cache.kv)
-        goto out;
-    cache.cap = cap;
-    cache.append = 1;
-
-    /* the P-tuning prefix goes first in the cache, head by head */
-    if (P0 > 0) {
-        size_t rows = (size_t)c->n_layers * 2 * c->n_kv_heads, hd = c->head_dim;
-        for (size_t r = 0; r < rows; r++)
-            memcpy(cache.kv + r * cap * hd, prefix->kv + r * prefix->cap * hd,
-                   (size_t)P0 * hd * sizeof *cache.kv);
-        cache.P = P0;
-    }
-
-    /* the prompt, then one token at a time */
-    ft_batch b = {.B = 1, .T = n_prompt, .tokens = prompt, .prefix = &cache};
-    int32_t next;
-    while (n_gen < max_new && cache.P + b.T + 1 <= cap) {
-        int last = b.T - 1;
-        if (ft_model_logits(m, &b, &last, logits, err) < 0)
-            goto out;
-        cache.P += b.T;
-        next = ft_sample_pick(&s, logits);
-
-        int is_eos = 0;
-        for (int i = 0; i < o->n_eos; i++)
-            is_eos |= next == o->eos[i];
-        if (is_eos)
-            break;
-        gen[n_gen++] = next;
-
-        /* a complete stop sequence ends it; a partial one is held back */
-        if (o->n_stop > 0 && n_gen >= o->n_stop &&
-            !memcmp(gen + n_gen - o->n_stop, o->stop, o->n_stop * sizeof *gen)) {
-            n_gen -= o->n_stop;
-            break;
-        }
-        int hold = o->n_stop > 0 ? stop_overlap(gen, n_gen, o->stop, o->n_stop) : 0;
-        for (; n_emitted < n_gen - hold; n_emitted++)
-            if (emit && emit(ctx, gen[n_emitted]))
-                goto done;
-
-        b.T = 1;
-        b.tokens = &gen[n_gen - 1];
-    }
-    for (; n_emitted < n_gen; n_emitted++)
-        if (emit && emit(ctx, gen[n_emitted]))
-            break;
-done:
-    if (out)
-        memcpy(out, gen, n_gen * sizeof *gen);
-    if (n_out)
-        *n_out = n_gen;
-    rc = 0;
-out:
-    ft_sample_free(&s);
-    free(gen);
-    free(logits);
-    free(cache.kv);
+        *n_out = rc < 0 ? 0 : row.n_out;
     return rc;
 }

@@ -82,19 +82,22 @@ void ft_attention_forward(float *out, float *probs, const float *qkv, const floa
                          : scratch + (size_t)omp_get_thread_num() * per_thread;
         float *o = out + (size_t)b * T * ldo + (size_t)h * hd;
 
-        /* scores: s = scale · q · [pk; k]ᵀ */
-        if (P > 0)
-            gemm(0, 1, T, P, hd, scale, q, ld, pk + (size_t)kvh * d->cap * hd, hd, 0.0f, s,
-                 S);
-        gemm(0, 1, T, T, hd, scale, q, ld, k, ld, 0.0f, s + P, S);
+        /* this row's prefix: the shared one, or its own */
+        int Pb = d->row_P ? d->row_P[b] : P, Sb = d->row_P ? Pb + T : S;
+        size_t at = (d->row_P ? (size_t)d->row_slot[b] * d->slot_floats : 0) +
+                    (size_t)kvh * d->cap * hd;
 
-        softmax_causal(s, T, P);
+        /* scores: s = scale · q · [pk; k]ᵀ */
+        if (Pb > 0)
+            gemm(0, 1, T, Pb, hd, scale, q, ld, pk + at, hd, 0.0f, s, Sb);
+        gemm(0, 1, T, T, hd, scale, q, ld, k, ld, 0.0f, s + Pb, Sb);
+
+        softmax_causal(s, T, Pb);
 
         /* o = s · [pv; v] */
-        if (P > 0)
-            gemm(0, 0, T, hd, P, 1.0f, s, S, pv + (size_t)kvh * d->cap * hd, hd, 0.0f, o,
-                 ldo);
-        gemm(0, 0, T, hd, T, 1.0f, s + P, S, v, ld, P > 0 ? 1.0f : 0.0f, o, ldo);
+        if (Pb > 0)
+            gemm(0, 0, T, hd, Pb, 1.0f, s, Sb, pv + at, hd, 0.0f, o, ldo);
+        gemm(0, 0, T, hd, T, 1.0f, s + Pb, Sb, v, ld, Pb > 0 ? 1.0f : 0.0f, o, ldo);
     }
 }
 

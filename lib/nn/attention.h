@@ -19,6 +19,10 @@
  *   out   [B, T, nh·hd]     the heads' outputs side by side (o_proj's input)
  * Backward adds into dqkv [B, T, ld] and, when given, dpk/dpv [nkv, cap, hd].
  *
+ * Forward also takes a prefix per row (a KV cache each, in generation):
+ * row b then reads row_P[b] entries (P is their maximum) at pk, pv +
+ * row_slot[b]·slot_floats, and computes exactly what it would alone.
+ *
  * Threading: one parallel loop over (row, head) pairs, each running its small
  * products single-threaded (PERF.md); scratch is per thread, sized by
  * ft_attention_scratch_floats, for n_slots threads at most. Results do not
@@ -33,6 +37,9 @@ typedef struct ft_attn_dims {
     int nh, nkv, hd;
     int ld;   /* row stride of qkv and dqkv, at least (nh + 2·nkv)·hd */
     int cap;  /* prefix entries allocated per kv head (>= P) */
+    const int *row_P;     /* forward, NULL or [B]: each row's prefix length */
+    const int *row_slot;  /* with row_P: [B] each row's prefix, in slots */
+    size_t slot_floats;   /* with row_P: floats from one slot to the next */
 } ft_attn_dims;
 
 /* Floats of scratch each thread needs (forward without probs, or backward). */

@@ -4,7 +4,8 @@
 # probabilities of 40 texts, a temperature fitted by SciPy on a labelled dev
 # stream, and greedy continuations. The selection rules are worked out in
 # Python from the reference probabilities; order, batching, --relabel,
-# --abstain, generation with stop strings, and bad input (one line, exit 1;
+# --abstain, generation with stop strings, in batches (the same bytes for
+# every batch size and thread count), and bad input (one line, exit 1;
 # usage errors exit 2). Skips without PyTorch.
 : "${FT_BIN:?}" "${FT_ROOT:?}"
 PY=/usr/bin/python3
@@ -140,20 +141,66 @@ for l, g, ll in zip(open("rel.jsonl"), w["dev"]["gold"], w["dev"]["loglik"]):
     assert r["label"] == w["labels"][max(range(3), key=lambda c: ll[c])]
 PY
 
-# --generate: greedy continuations as PyTorch's; a stop string cuts one.
-"$FT_BIN/ft-label" -m ref --generate --max-tokens 12 -q gen.mp | dec >gen.out
-"$FT_BIN/ft-label" -m ref --generate --max-tokens 12 --stop 'C,' --stop zzz -q gen.mp |
-    dec >stop.out
-"$PY" - <<'PY' || fail "generation"
+# --generate: greedy continuations as PyTorch's, one record at a time and
+# in batches (all three prompts in one, or two and one), on 1 and 2
+# threads; a stop string cuts one.
+for bj in "-b 1 -j 1" "-b 2 -j 2" ""; do
+    "$FT_BIN/ft-label" -m ref --generate --max-tokens 12 $bj -q gen.mp | dec >gen.out
+    "$FT_BIN/ft-label" -m ref --generate --max-tokens 12 --stop 'C,' --stop zzz $bj -q \
+        gen.mp | dec >stop.out
+    "$PY" - <<'PY' || fail "generation $bj"
 import json
 w = json.load(open("want.json"))
 out = [json.loads(l) for l in open("gen.out")]
 stop = [json.loads(l) for l in open("stop.out")]
+assert len(out) == len(stop) == len(w["gen"]) == 3
 for r, s, g in zip(out, stop, w["gen"]):
     assert r["response"] == g["greedy"], (r, g)
     assert r["source"] == "pseudo"
     assert s["response"] == g["greedy"].split("C,")[0], (s, g)
 assert "C," in w["gen"][0]["greedy"], "the stop case tests nothing"
+PY
+done
+
+# Sampled generation in batches is the same bytes for every batch size and
+# thread count: each record's draws come from --seed and its position, and
+# each row is computed on its own. Prompts of 1 to 78 bytes, rows leaving
+# their batch at different steps (stop strings, --max-tokens), a record
+# with a response passing unchanged between the others, output in input
+# order; another --seed changes the bytes.
+"$PY" - <<'PY'
+import json
+ps = ["once upon a time", "a", "the cat sat on the warm mat and looked at the slow dark "
+      "river for a long time", "hello", "x y", "fun story", "good film bad plot", "z", "the",
+      "sad actor"]
+with open("batch.jsonl", "w") as f:
+    for i, p in enumerate(ps):
+        r = {"id": "g%d" % i, "prompt": p, "n": i}
+        if i == 4:
+            r["response"] = "kept"
+        f.write(json.dumps(r) + "\n")
+PY
+"$PY" "$MP" enc <batch.jsonl >batch.mp
+G="-m ref --generate --temperature 1 --top-k 40 --max-tokens 24 -q"
+G="$G --stop a --stop e --stop o --stop t"
+"$FT_BIN/ft-label" $G --seed 5 -b 1 -j 1 batch.mp >b1j1.mp || fail "batched generation"
+for b in 1 3 8; do
+    for j in 1 2; do
+        "$FT_BIN/ft-label" $G --seed 5 -b $b -j $j batch.mp | cmp -s - b1j1.mp ||
+            fail "--generate -b $b -j $j: not the bytes of -b 1 -j 1"
+    done
+done
+"$FT_BIN/ft-label" $G --seed 6 -b 3 batch.mp | cmp -s - b1j1.mp && fail "--seed ignored"
+dec <b1j1.mp >b1j1.jsonl
+"$PY" - <<'PY' || fail "batched generation: $(cat b1j1.jsonl)"
+import json
+out = [json.loads(l) for l in open("b1j1.jsonl")]
+assert [r["id"] for r in out] == ["g%d" % i for i in range(10)], "order"
+assert out[4] == {"id": "g4", "prompt": "x y", "n": 4, "response": "kept"}, out[4]
+lens = [len(r["response"]) for i, r in enumerate(out) if i != 4]
+assert all(out[i]["source"] == "pseudo" for i in range(10) if i != 4)
+# 24 byte tokens make at least 6 characters: a shorter response stopped early
+assert len(set(lens)) >= 3 and min(lens) < 6 <= max(lens), lens
 PY
 
 # A trivially separable task: a tiny model trained (ft-train --task lm) on
