@@ -915,6 +915,9 @@ static void run_generate(const struct options *o)
     r.res = malloc(r.batch * sizeof *r.res);
     if (!r.seeds || !r.res)
         ft_prog_fail("out of memory");
+    /* every row computed on its own, whatever -b: responses independent of
+     * the batch (model.h: exact_rows) */
+    ma.m->exact_rows = 1;
     if (!(r.g = ft_gen_new(ma.m, ma.tok, ma.prefix, &go, &err)))
         ft_prog_die(&err);
     if (!(rd = ft_reader_open(fd, o->input, o->max_record_bytes, &err)) ||

@@ -140,7 +140,7 @@ ft_prefix_adapter *ft_prefix_new(const ft_config *cfg, const ft_prefix_opts *o,
 int ft_prefix_init_tokens(ft_prefix_adapter *a, ft_model *m, const int32_t *ids, int n,
                           ft_err *err)
 {
-    ft_prefix cache = {0, n, NULL, NULL, 1};
+    ft_prefix cache = {.P = 0, .cap = n, .append = 1};
     float *logits = NULL;
     int last = n - 1, rc = -1;
 

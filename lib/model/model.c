@@ -554,7 +554,7 @@ static void lin_fwd_stack(ft_model *m, const int *ids, const int *bias_ids, int 
     const ft_tensor *t = &m->tensors[ids[0]];
     int col = 0, OC = 0;
 
-    if (!stacked(m, ids, n, 0)) {
+    if ((m->exact_rows && !train) || !stacked(m, ids, n, 0)) {
         for (int i = 0; i < n; i++) {
             lin_fwd(m, ids[i], bias_ids[i], out + col, ldo, inp, N, 0, train);
             col += m->tensors[ids[i]].shape[0];

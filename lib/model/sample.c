@@ -196,10 +196,12 @@ int ft_sample_generate_rows(ft_model *m, const ft_prefix *prefix, ft_sample_row 
         return 0;
 
     /* buffers: activations for one prompt (for n rows of one token below),
-     * a cache per row; every row computed on its own (model.h: exact_rows) */
+     * a cache per row; rows of several computed each on its own (model.h:
+     * exact_rows), one row alone through BLAS unless the caller asked for
+     * exact rows (ft-label does, so its -b changes no byte) */
     if (ft_model_setup(m, 1, max_prompt, cap, 0, err) < 0)
         return -1;
-    m->exact_rows = 1;
+    m->exact_rows = exact || n > 1;
     slot_floats = ft_prefix_floats(c, cap);
     q = ft_calloc(n, sizeof *q, err);
     logits = ft_calloc((size_t)n * V, sizeof *logits, err);

@@ -13,7 +13,9 @@
  * Several sequences go together: each row has its own cache, its own
  * chooser and seed, and the model computes each row on its own
  * (model.h: exact_rows), so a row's tokens are the same whatever rows run
- * beside it and whatever the thread count. Each prompt runs alone (as it
+ * beside it and whatever the thread count. One sequence alone runs through
+ * BLAS (faster on long prompts) unless the caller set exact_rows, as a
+ * caller that batches some calls and not others must. Each prompt runs alone (as it
  * would without the others: padding would change the attention products'
  * shapes and with them the rounding); then every row still going takes one
  * token per step, in one forward pass, until EOS, the stop sequence,
