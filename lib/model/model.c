@@ -414,7 +414,8 @@ int ft_model_setup(ft_model *m, int B, int T, int P, int train, ft_err *err)
         goto fail;
 
     /* backward buffers and attention scratch */
-    ft_attn_dims d = {B, T, P, c->n_heads, c->n_kv_heads, c->head_dim, (int)LD, P};
+    ft_attn_dims d = {B, T, P, c->n_heads, c->n_kv_heads, c->head_dim, (int)LD, P, 0, NULL,
+                      NULL};
     size_t per_thread = ft_attention_scratch_floats(&d, train);
     if (alloc_f(&r->scratch, per_thread * r->n_slots, err) < 0)
         goto fail;
@@ -549,10 +550,32 @@ static void norm_bwd(ft_model *m, float *dinp, const float *dout, const float *i
         ft_norm_rms_backward(dinp, ft_model_grad(m, w_id), dout, inp, w, st + N, N, c->dim);
 }
 
+/* Per-row caches (model.h): does the pass use them, which cache row b
+ * reads, and how many of its entries come before row b's tokens. */
+static int per_row(const pass *p)
+{
+    return p->prefix && p->prefix->rows > 0;
+}
+
+static int row_cache(const ft_prefix *x, int b)
+{
+    return x->row ? x->row[b] : b;
+}
+
+static int row_used(const pass *p, int b)
+{
+    return per_row(p) && p->prefix->used ? p->prefix->used[row_cache(p->prefix, b)] : p->P;
+}
+
 static ft_attn_dims attn_dims(const ft_model *m, const pass *p)
 {
     ft_attn_dims d = {p->B,       p->T,  p->P, m->cfg.n_heads, m->cfg.n_kv_heads,
-                      m->cfg.head_dim, p->LD, p->prefix ? p->prefix->cap : 0};
+                      m->cfg.head_dim, p->LD, p->prefix ? p->prefix->cap : 0, 0, NULL, NULL};
+    if (per_row(p)) {
+        d.stride = ft_prefix_floats(&m->cfg, p->prefix->cap);
+        d.row = p->prefix->row;
+        d.row_P = p->prefix->used;
+    }
     return d;
 }
 
@@ -565,19 +588,36 @@ static float *prefix_at(const ft_model *m, const pass *p, float *buf, int l, int
     return buf + (2 * (size_t)l + kind) * per;
 }
 
-/* KV cache: the batch's keys and values go to entries [P, P+T) (B = 1). */
+/* KV cache: the batch's keys and values go to entries [P, P+T) (B = 1),
+ * or with per-row caches row b's to entries [used, used+T) of its own. */
 static void prefix_append(ft_model *m, const pass *p, const float *qkv, int l)
 {
     int hd = m->cfg.head_dim, cap = p->prefix->cap;
     float *pk = prefix_at(m, p, p->prefix->kv, l, 0), *pv = prefix_at(m, p, p->prefix->kv, l, 1);
+    size_t stride = ft_prefix_floats(&m->cfg, cap);
 
-    for (int t = 0; t < p->T; t++) {
-        for (int h = 0; h < m->cfg.n_kv_heads; h++) {
-            const float *k = qkv + (size_t)t * p->LD + p->Q + (size_t)h * hd;
-            size_t at = ((size_t)h * cap + p->P + t) * hd;
-            memcpy(pk + at, k, hd * sizeof *k);
-            memcpy(pv + at, k + p->KV, hd * sizeof *k);
+    for (int b = 0; b < p->B; b++) {
+        size_t row = per_row(p) ? (size_t)row_cache(p->prefix, b) * stride : 0;
+        int P0 = row_used(p, b);
+        for (int t = 0; t < p->T; t++) {
+            for (int h = 0; h < m->cfg.n_kv_heads; h++) {
+                const float *k = qkv + ((size_t)b * p->T + t) * p->LD + p->Q + (size_t)h * hd;
+                size_t at = row + ((size_t)h * cap + P0 + t) * hd;
+                memcpy(pk + at, k, hd * sizeof *k);
+                memcpy(pv + at, k + p->KV, hd * sizeof *k);
+            }
         }
+    }
+}
+
+/* Rotary positions with per-row caches: row b's token t at used + t. */
+static void rope_rows(ft_model *m, const pass *p, float *qkv)
+{
+    for (int b = 0; b < p->B; b++) {
+        float *x = qkv + (size_t)b * p->T * p->LD;
+        int P0 = row_used(p, b);
+        ft_rope_forward(x, p->LD, &m->run->rope, P0, 1, p->T, m->cfg.n_heads);
+        ft_rope_forward(x + p->Q, p->LD, &m->run->rope, P0, 1, p->T, m->cfg.n_kv_heads);
     }
 }
 
@@ -607,7 +647,9 @@ static void block_forward(ft_model *m, const pass *p, int l)
     }
 
     /* positions P .. P+T-1 */
-    if (!m->cfg.learned_pos) {
+    if (!m->cfg.learned_pos && per_row(p)) {
+        rope_rows(m, p, qkv);
+    } else if (!m->cfg.learned_pos) {
         ft_rope_forward(qkv, p->LD, &r->rope, p->P, p->B, p->T, m->cfg.n_heads);
         ft_rope_forward(qkv + p->Q, p->LD, &r->rope, p->P, p->B, p->T, m->cfg.n_kv_heads);
     }
@@ -711,8 +753,21 @@ static int check_batch(ft_model *m, const ft_batch *b, int need_train, pass *p, 
         return ft_err_set(err, "batch %d x %d (+%d prefix) exceeds the buffers (%d x %d +%d)",
                           b->B, b->T, P, r->B, r->T, r->P);
     if (b->prefix && (P > b->prefix->cap || !b->prefix->kv ||
-                      (b->prefix->append && (b->B != 1 || P + b->T > b->prefix->cap))))
+                      (b->prefix->append && ((b->B != 1 && b->prefix->rows <= 0) ||
+                                             P + b->T > b->prefix->cap))))
         return ft_err_set(err, "prefix of %d entries does not fit its buffer", P);
+    if (b->prefix && b->prefix->rows > 0) {
+        const ft_prefix *x = b->prefix;
+        if (need_train)
+            return ft_err_set(err, "per-row caches are for inference only");
+        for (int i = 0; i < b->B; i++) {
+            int k = x->row ? x->row[i] : i;
+            int u = k >= 0 && k < x->rows && x->used ? x->used[k] : P;
+            if (k < 0 || k >= x->rows || u < 0 || u > P)
+                return ft_err_set(err, "row %d reads cache %d (of %d) with %d entries (of %d)",
+                                  i, k, x->rows, u, P);
+        }
+    }
     if (c->learned_pos && P + b->T > c->max_pos)
         return ft_err_set(err, "%d positions exceed the model's %d", P + b->T, c->max_pos);
     if (!c->learned_pos && P + b->T > r->rope.n_pos)
@@ -753,10 +808,18 @@ static void forward_body(ft_model *m, const ft_batch *b, const pass *p)
     ft_model_run *r = m->run;
     const float *wpe = m->pos_id >= 0 ? ft_model_param(m, m->pos_id) : NULL;
 
-    ft_embed_forward(res_at(r, p, 0), b->tokens, ft_model_param(m, m->embed_id), wpe, p->P,
-                     p->B, p->T, p->C);
+    /* learned positions with per-row caches: row i's from its own entries */
+    if (per_row(p) && wpe)
+        for (int i = 0; i < p->B; i++)
+            ft_embed_forward(res_at(r, p, 0) + (size_t)i * p->T * p->C,
+                             b->tokens + (size_t)i * p->T, ft_model_param(m, m->embed_id), wpe,
+                             row_used(p, i), 1, p->T, p->C);
+    else
+        ft_embed_forward(res_at(r, p, 0), b->tokens, ft_model_param(m, m->embed_id), wpe, p->P,
+                         p->B, p->T, p->C);
     for (int l = 0; l < m->cfg.n_layers; l++)
         block_forward(m, p, l);
+    m->n_tokens_forward += p->N;
     norm_fwd(m, r->lnf, r->stf, res_at(r, p, m->cfg.n_layers), m->norm_w_id, m->norm_b_id,
              p->N);
 }
@@ -870,8 +933,9 @@ int ft_model_loss(ft_model *m, const ft_batch *b, float *token_loss, double *sum
         return ft_err_set(err, "loss without targets");
     if (token_loss)
         memset(token_loss, 0, (size_t)p.N * sizeof *token_loss);
+    /* without targets only a cache being filled needs the pass */
     int n_rows = target_rows(b, r->rows, 0);
-    if (n_rows == 0)
+    if (n_rows == 0 && !(b->prefix && b->prefix->append))
         return 0;
 
     forward_body(m, b, &p);

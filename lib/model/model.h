@@ -127,13 +127,24 @@ typedef struct ft_linear_hook {
  *         entries [0, P); NULL: no gradient wanted
  *   append when set (inference, B = 1), the forward pass also writes the
  *         batch's own keys (rotated) and values at entries [P, P+T): the
- *         caller then advances P by T, which makes this a KV cache */
+ *         caller then advances P by T, which makes this a KV cache
+ *   rows  per-row caches (inference only; 0: the one cache above). kv then
+ *         holds `rows` caches of ft_prefix_floats(cfg, cap) floats one after
+ *         another, each in the layout above; batch row b reads cache row[b]
+ *         (row NULL: cache b), its first used[row[b]] entries (used NULL: P
+ *         for all; never more than P), and its real token t sits at position
+ *         used[row[b]] + t. With append, B may exceed 1: row b writes its
+ *         keys and values at entries [used, used+T) of its own cache (rows
+ *         writing one cache would clash: the caller keeps them apart). */
 typedef struct ft_prefix {
     int P;
     int cap;
     float *kv;
     float *grad;
     int append;
+    int rows;
+    const int *row;     /* [B] */
+    const int *used;    /* [rows] */
 } ft_prefix;
 
 /* Floats of an ft_prefix buffer with cap entries per kv head. */
@@ -175,6 +186,8 @@ typedef struct ft_model {
     ft_linear_hook hook;       /* LoRA seam; hook.forward NULL: none */
     long n_block_backward;     /* debug: blocks whose backward ran, ever */
     long n_weight_grads;       /* debug: dW products of linear layers run, ever */
+    long n_tokens_forward;     /* debug: tokens (B·T, padding too) through the
+                                  blocks, ever */
     ft_model_run *run;         /* buffers of ft_model_setup (private) */
 } ft_model;
 

@@ -19,6 +19,11 @@
  *   out   [B, T, nh·hd]     the heads' outputs side by side (o_proj's input)
  * Backward adds into dqkv [B, T, ld] and, when given, dpk/dpv [nkv, cap, hd].
  *
+ * Per-row prefixes (a batch of KV caches; forward only): when stride > 0,
+ * row b reads its own prefix at pk/pv + row[b]·stride (row NULL: b·stride),
+ * of which the first row_P[row[b]] <= P entries (row_P NULL: P), and its
+ * real token t sits at position row_P[row[b]] + t.
+ *
  * Threading: one parallel loop over (row, head) pairs, each running its small
  * products single-threaded (PERF.md); scratch is per thread, sized by
  * ft_attention_scratch_floats, for n_slots threads at most. Results do not
@@ -33,6 +38,10 @@ typedef struct ft_attn_dims {
     int nh, nkv, hd;
     int ld;   /* row stride of qkv and dqkv, at least (nh + 2·nkv)·hd */
     int cap;  /* prefix entries allocated per kv head (>= P) */
+    size_t stride;     /* floats from one row's prefix to the next; 0: one
+                          prefix shared by all rows */
+    const int *row;    /* [B] the prefix each row reads; NULL: row b's own */
+    const int *row_P;  /* entries used of each prefix; NULL: P of every one */
 } ft_attn_dims;
 
 /* Floats of scratch each thread needs (forward without probs, or backward). */
