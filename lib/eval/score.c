@@ -567,18 +567,19 @@ static int score_rows(ft_scorer *s, const uint64_t *keys, size_t n, double *ll, 
     return 0;
 }
 
-/* Tokens text i's rows share, less one: its last shared token predicts the
- * first that differs, one target per label, so it runs in each label's
- * row. 0 when nothing is left to share. */
+/* The tokens of text i that run once: those its rows share up to the
+ * first target, less one (the position before a target computes its
+ * log-probability, which is each label's own). 0 when that leaves none. */
 static int shared_split(const ft_scorer *s, size_t i)
 {
     const score_row *r0 = &s->rows[i * (size_t)s->L];
     uint32_t c = r0->len;
 
-    for (int l = 1; l < s->L; l++) {
+    for (int l = 0; l < s->L; l++) {
         const score_row *r = &s->rows[i * (size_t)s->L + (size_t)l];
+        const uint8_t *mk = s->mask + r->off;
         uint32_t j = 0, lim = r->len < c ? r->len : c;
-        while (j < lim && s->ids[r0->off + j] == s->ids[r->off + j])
+        while (j < lim && s->ids[r0->off + j] == s->ids[r->off + j] && !(j > 0 && mk[j]))
             j++;
         c = j;
     }
@@ -587,44 +588,25 @@ static int shared_split(const ft_scorer *s, size_t i)
 
 /* Phase 1 for a group of G texts (keys[0 .. G), k = split[i] each, the
  * longest first): tokens [0, k) of each into its own cache, after the
- * P-tuning prefix; Σ log p of the targets among them (the same tokens for
- * every label, targets by each label's mask) into ll. */
-static int run_prefixes(ft_scorer *s, const uint64_t *keys, int G, ft_prefix *kv, double *ll,
+ * P-tuning prefix. No target lies among them. */
+static int run_prefixes(ft_scorer *s, const uint64_t *keys, int G, ft_prefix *kv,
                         ft_err *err)
 {
-    int T = s->split[(uint32_t)keys[0]], L = s->L;
-    double sw, sl;
+    int T = s->split[(uint32_t)keys[0]];
 
     for (int g = 0; g < G; g++) {
         size_t i = (uint32_t)keys[g];
-        int k = s->split[i];
-        const int32_t *x = s->ids + s->rows[i * L].off;
-        for (int t = 0; t < T; t++) {
-            int target = 0;
-            for (int l = 0; t < k && l < L; l++)
-                target |= s->mask[s->rows[i * L + (size_t)l].off + (size_t)t + 1];
-            s->tokens[(size_t)g * T + t] = t < k ? x[t] : 0;
-            s->targets[(size_t)g * T + t] = target ? x[t + 1] : -1;
-        }
+        const int32_t *x = s->ids + s->rows[i * s->L].off;
+        for (int t = 0; t < T; t++)
+            s->tokens[(size_t)g * T + t] = t < s->split[i] ? x[t] : 0;
+        s->used[g] = (s->prefix ? s->prefix->P : 0) + s->split[i];
     }
     kv->append = 1;
     kv->row = NULL;
     kv->used = NULL;
     kv->P = s->prefix ? s->prefix->P : 0;
-    ft_batch b = {G, T, s->tokens, s->targets, NULL, kv};
-    if (ft_model_loss(s->m, &b, s->token_loss, &sl, &sw, err) < 0)
-        return -1;
-    for (int g = 0; g < G; g++) {
-        size_t i = (uint32_t)keys[g];
-        for (int l = 0; l < L; l++) {
-            const uint8_t *mk = s->mask + s->rows[i * L + (size_t)l].off;
-            for (int t = 0; t < s->split[i]; t++)
-                if (mk[t + 1])
-                    ll[i * L + (size_t)l] -= s->token_loss[(size_t)g * T + t];
-        }
-        s->used[g] = kv->P + s->split[i];
-    }
-    return 0;
+    ft_batch b = {G, T, s->tokens, NULL, NULL, kv};
+    return ft_model_cache(s->m, &b, err);
 }
 
 /* Phase 2 for the same group: every label row's tokens [k, len-1) on its
@@ -711,7 +693,7 @@ static int score_shared(ft_scorer *s, const uint64_t *keys, size_t n, double *ll
     for (size_t lo = 0; lo < n; lo += (size_t)s->B) {
         int G = (int)(n - lo < (size_t)s->B ? n - lo : (size_t)s->B);
         ft_prefix kv = {.cap = cap, .kv = s->cache, .rows = G};
-        if (run_prefixes(s, keys + lo, G, &kv, ll, err) < 0 ||
+        if (run_prefixes(s, keys + lo, G, &kv, err) < 0 ||
             run_labels(s, keys + lo, G, &kv, ll, err) < 0)
             return -1;
     }

@@ -8,13 +8,13 @@
  *   loglik[i, l] = Σ_{target t} log p(id_t | ids_<t)        (nats)
  *                  divided by the number of targets when length_norm
  *   probs[i, l]  = exp(loglik[i, l]) / Σ_k exp(loglik[i, k])
- * A text's L rows share their leading tokens (BOS, template, text, and any
- * tokens the label words have in common): all but the last of those run
- * once per text, in batches of B texts whose keys and values stay in a
- * per-row KV cache (model.h), and then each label's remaining tokens run
- * on top of its text's cache, in batches of B label rows. The result is
- * that of running every row whole (within float rounding), at about the
- * cost of one row per text. Texts whose rows share at most one token, and
+ * A text's L rows share their leading tokens up to the first target (BOS,
+ * template, text): all but the last of those run once per text, in
+ * batches of B texts whose keys and values stay in a per-row KV cache
+ * (model.h, ft_model_cache), and then each label's remaining tokens run on
+ * top of its text's cache, in batches of B label rows. The result is that
+ * of running every row whole (within float rounding), at about the cost of
+ * one row per text. Texts whose rows share at most one such token, and
  * every text when the scorer did not set up the model (setup 0: the
  * buffers are the trainer's) or ft_score_opts.per_row is set, run row by
  * row instead: rows sorted by length, in batches of B padded only to their

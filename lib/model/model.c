@@ -621,6 +621,34 @@ static void rope_rows(ft_model *m, const pass *p, float *qkv)
     }
 }
 
+/* Block l's keys and values alone, into the KV cache: what filling a cache
+ * needs of the last block, whose attention and MLP outputs nothing reads.
+ * The steps are block_forward's own (norm, the k and v products, or GPT-2's
+ * one q, k, v product, keys rotated), so the cache gets the same numbers. */
+static void block_kv(ft_model *m, const pass *p, int l)
+{
+    ft_model_run *r = m->run;
+    const int *id = m->blocks[l].id;
+    float *ln1 = SLOT(r, ln1, l, (size_t)r->N * p->C);
+    float *st1 = SLOT(r, st1, l, 2 * (size_t)r->N);
+    float *qkv = SLOT(r, qkv, l, (size_t)r->N * p->LD);
+
+    /* norm, then k and v in their columns of qkv */
+    norm_fwd(m, ln1, st1, res_at(r, p, l), id[FT_ROLE_NORM1_W], id[FT_ROLE_NORM1_B], p->N);
+    if (id[FT_ROLE_QKV] >= 0) {
+        lin_fwd(m, id[FT_ROLE_QKV], id[FT_ROLE_QKV_B], qkv, p->LD, ln1, p->N, 0, 0);
+    } else {
+        lin_fwd(m, id[FT_ROLE_K], id[FT_ROLE_K_B], qkv + p->Q, p->LD, ln1, p->N, 0, 0);
+        lin_fwd(m, id[FT_ROLE_V], id[FT_ROLE_V_B], qkv + p->Q + p->KV, p->LD, ln1, p->N, 0, 0);
+    }
+
+    /* keys at their positions, row by row (each row's own with per-row caches) */
+    for (int b = 0; b < p->B && !m->cfg.learned_pos; b++)
+        ft_rope_forward(qkv + (size_t)b * p->T * p->LD + p->Q, p->LD, &r->rope, row_used(p, b),
+                        1, p->T, m->cfg.n_kv_heads);
+    prefix_append(m, p, qkv, l);
+}
+
 static void block_forward(ft_model *m, const pass *p, int l)
 {
     ft_model_run *r = m->run;
@@ -802,8 +830,8 @@ static int check_batch(ft_model *m, const ft_batch *b, int need_train, pass *p, 
     return 0;
 }
 
-/* Embeddings, every block, the final norm: r->lnf. */
-static void forward_body(ft_model *m, const ft_batch *b, const pass *p)
+/* Token (and learned position) embeddings: res[0]. */
+static void embed_fwd(ft_model *m, const ft_batch *b, const pass *p)
 {
     ft_model_run *r = m->run;
     const float *wpe = m->pos_id >= 0 ? ft_model_param(m, m->pos_id) : NULL;
@@ -817,9 +845,17 @@ static void forward_body(ft_model *m, const ft_batch *b, const pass *p)
     else
         ft_embed_forward(res_at(r, p, 0), b->tokens, ft_model_param(m, m->embed_id), wpe, p->P,
                          p->B, p->T, p->C);
+    m->n_tokens_forward += p->N;
+}
+
+/* Embeddings, every block, the final norm: r->lnf. */
+static void forward_body(ft_model *m, const ft_batch *b, const pass *p)
+{
+    ft_model_run *r = m->run;
+
+    embed_fwd(m, b, p);
     for (int l = 0; l < m->cfg.n_layers; l++)
         block_forward(m, p, l);
-    m->n_tokens_forward += p->N;
     norm_fwd(m, r->lnf, r->stf, res_at(r, p, m->cfg.n_layers), m->norm_w_id, m->norm_b_id,
              p->N);
 }
@@ -933,9 +969,8 @@ int ft_model_loss(ft_model *m, const ft_batch *b, float *token_loss, double *sum
         return ft_err_set(err, "loss without targets");
     if (token_loss)
         memset(token_loss, 0, (size_t)p.N * sizeof *token_loss);
-    /* without targets only a cache being filled needs the pass */
     int n_rows = target_rows(b, r->rows, 0);
-    if (n_rows == 0 && !(b->prefix && b->prefix->append))
+    if (n_rows == 0)
         return 0;
 
     forward_body(m, b, &p);
@@ -979,5 +1014,22 @@ int ft_model_logits(ft_model *m, const ft_batch *b, const int *pos, float *out, 
         gather(m, b, &p, r->rows, n, 0);
         lin_fwd(m, m->head_id, -1, out + (size_t)c0 * p.V, p.V, r->hc, n, 0, 0);
     }
+    return 0;
+}
+
+int ft_model_cache(ft_model *m, const ft_batch *b, ft_err *err)
+{
+    pass p;
+
+    if (check_batch(m, b, 0, &p, err) < 0)
+        return -1;
+    if (!b->prefix || !b->prefix->append)
+        return ft_err_set(err, "filling a cache needs a prefix that appends");
+
+    /* every block but the last whole, of the last only keys and values */
+    embed_fwd(m, b, &p);
+    for (int l = 0; l + 1 < m->cfg.n_layers; l++)
+        block_forward(m, &p, l);
+    block_kv(m, &p, m->cfg.n_layers - 1);
     return 0;
 }

@@ -18,7 +18,7 @@
  *   training:  ft_model_zero_grads, ft_model_step (forward + backward,
  *              gradients added into m->grads), read m->grads, update
  *              m->params in place (e.g. AdamW), repeat
- *   inference: ft_model_logits, ft_model_loss, or sample.h
+ *   inference: ft_model_logits, ft_model_loss, ft_model_cache, or sample.h
  *   ft_model_free(m)
  *
  * Extension points (documented where they sit below):
@@ -240,5 +240,12 @@ int ft_model_loss(ft_model *m, const ft_batch *b, float *token_loss, double *sum
 /* Forward only: logits. pos NULL: out [B, T, V] for every position; else
  * out [B, V] at position pos[b] of each row (e.g. its last real token). */
 int ft_model_logits(ft_model *m, const ft_batch *b, const int *pos, float *out, ft_err *err);
+
+/* Forward only, to fill a KV cache: b->prefix must append (ft_prefix);
+ * every block's keys and values of the batch's tokens go to their entries,
+ * and the pass stops there (the last block's attention and MLP, the final
+ * norm and the classifier do not run: no output of this batch is wanted,
+ * only later batches attending to it). b->targets is ignored. */
+int ft_model_cache(ft_model *m, const ft_batch *b, ft_err *err);
 
 #endif

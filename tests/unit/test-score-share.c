@@ -8,13 +8,16 @@
  * every projection, and with a P-tuning prefix; a byte-level tokenizer (a
  * token per byte, so the rows' ids are known here). Label sets whose words
  * share no leading token, one, several (one word a prefix of another),
- * single-byte words, and the plain template's shared space; texts cut to a
- * short max_len; batches of 1, 3 and 8 rows; length normalisation. The two
- * paths agree within 1e-5 (float32 rounding of differently shaped
- * products). With batches of one row (no padding), the tokens each path
- * runs are counted and compared with the counts worked out here from the
- * chatml rendering; a text whose rows share only their first token (no BOS,
- * plain template, empty text) runs row by row in the same call. */
+ * single-byte words, and the plain template's space, a target every label
+ * shares; texts cut to a short max_len; batches of 1, 3 and 8 rows; length
+ * normalisation. The two paths agree within 1e-5 (float32 rounding of
+ * differently shaped products). With batches of one row (no padding), the
+ * tokens each path runs are counted and compared with the counts worked
+ * out here from the rendering: per row, each row less its last token;
+ * shared, the tokens before the first target less one, then each row's
+ * tokens from there, less its last. A text whose rows share only one token
+ * before the first target (no BOS, plain template, empty text) runs row by
+ * row in the same call. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,24 +196,9 @@ static void agree(const char *tag, ft_model *m, ft_tokenizer *tok, const ft_pref
     }
 }
 
-/* Leading bytes words share (all of the shortest when it is a prefix). */
-static size_t common_bytes(const char *const *w, int L)
-{
-    size_t c = strlen(w[0]);
-    for (int l = 1; l < L; l++) {
-        size_t j = 0;
-        while (j < c && w[l][j] && w[l][j] == w[0][j])
-            j++;
-        c = j;
-    }
-    return c;
-}
-
 /* Tokens run with batches of one row: chatml renders a text as BOS,
  * <|im_start|>, "user\n", the text, <|im_end|>, "\n", <|im_start|>,
- * "assistant\n" (20 tokens around the text), then the word. Per row: each
- * row less its last token. Shared: the common tokens less one, then each
- * row's tokens after those, less its last. */
+ * "assistant\n" (20 tokens around the text), then the word, the target. */
 static void counts(void)
 {
     ft_model *m = tiny(FT_FAMILY_LLAMA);
@@ -225,12 +213,12 @@ static void counts(void)
         double ll[N_TEXTS * 4];
         long got_row, got_shared, want_row = 0, want_shared = 0;
         for (int i = 0; i < N_TEXTS; i++) {
-            long ctx = 20 + (long)strlen(texts[i]), c = ctx + (long)common_bytes(w, L);
-            want_shared += c - 1;
+            long ctx = 20 + (long)strlen(texts[i]);
+            want_shared += ctx - 1;
             for (int l = 0; l < L; l++) {
                 long n = ctx + (long)strlen(w[l]);
                 want_row += n - 1;
-                want_shared += n - c;
+                want_shared += n - ctx;
             }
         }
         if (score(m, tok, NULL, o, 1, N_TEXTS, ll, &got_row) < 0 ||
@@ -243,9 +231,9 @@ static void counts(void)
     ft_model_free(m);
 }
 
-/* No BOS, plain template: the empty text's rows are " " + word, which share
- * one token, so that text runs row by row beside the others, which share
- * text and space. */
+/* No BOS, plain template: a row is the text, then " " + word, the target.
+ * The empty text's rows have one token before the target, so that text
+ * runs row by row beside the others. */
 static void fallback(void)
 {
     ft_model *m = tiny(FT_FAMILY_LLAMA);
@@ -258,12 +246,12 @@ static void fallback(void)
     double a[N_TEXTS * 2], b[N_TEXTS * 2], worst = 0;
     long ta, tb, want_row = 0, want_shared = 0;
     for (int i = 0; i < N_TEXTS; i++) {
-        long ctx = (long)strlen(texts[i]), c = ctx + 1;
-        want_shared += ctx ? c - 1 : 0;
+        long ctx = (long)strlen(texts[i]);
+        want_shared += ctx ? ctx - 1 : 0;
         for (int l = 0; l < 2; l++) {
             long n = ctx + 1 + (long)strlen(w[l]);
             want_row += n - 1;
-            want_shared += ctx ? n - c : n - 1;
+            want_shared += ctx ? n - ctx : n - 1;
         }
     }
     if (score(m, tok, NULL, o, 1, N_TEXTS, a, &ta) == 0 &&
