@@ -324,6 +324,9 @@ struct ft_scorer {
     ft_prefix_adapter *pa;
     ft_task_meta meta;
 
+    int share;             /* score shared prefixes once (ft_score_opts.per_row 0,
+                              buffers set up here) */
+
     /* Scratch. */
     ft_rendered r;
     int32_t *ids;          /* the rows' tokens, back to back */
@@ -333,8 +336,14 @@ struct ft_scorer {
     size_t cap_rows;
     int32_t *tokens, *targets;
     float *token_loss;
-    uint32_t *order;
-    size_t cap_order;
+    int *split;            /* [n] tokens of each text run once; 0: per row */
+    size_t cap_split;
+    uint64_t *row_keys, *text_keys;   /* sort keys, see sort_key */
+    size_t cap_row_keys, cap_text_keys;
+    uint64_t *label_keys;  /* [B·L] */
+    float *cache;          /* B per-row caches (model.h) */
+    size_t cap_cache;
+    int *crow, *used;      /* [B] each label row's cache; each cache's entries */
 };
 
 static int copy_strv(char ***dst, const char *const *src, int n, ft_err *err)
@@ -364,6 +373,7 @@ ft_scorer *ft_scorer_new(ft_model *m, ft_tokenizer *tok, const ft_prefix *prefix
     s->length_norm = o->length_norm;
     s->B = o->batch_size > 0 ? o->batch_size : 8;
     s->max_len = o->max_len > 0 ? o->max_len : m->cfg.max_pos - P;
+    s->share = setup && !o->per_row;
     ft_rendered_init(&s->r);
     if (s->max_len < 2) {
         ft_err_set(err, "rows of %d tokens leave no room for a text and a label", s->max_len);
@@ -376,9 +386,15 @@ ft_scorer *ft_scorer_new(ft_model *m, ft_tokenizer *tok, const ft_prefix *prefix
     size_t bt = (size_t)s->B * (size_t)s->max_len;
     if (!(s->tokens = ft_malloc(bt * sizeof *s->tokens, err)) ||
         !(s->targets = ft_malloc(bt * sizeof *s->targets, err)) ||
-        !(s->token_loss = ft_malloc(bt * sizeof *s->token_loss, err)))
+        !(s->token_loss = ft_malloc(bt * sizeof *s->token_loss, err)) ||
+        !(s->crow = ft_malloc((size_t)s->B * sizeof *s->crow, err)) ||
+        !(s->used = ft_malloc((size_t)s->B * sizeof *s->used, err)) ||
+        !(s->label_keys = ft_malloc((size_t)s->B * s->L * sizeof *s->label_keys, err)))
         goto fail;
-    if (setup && ft_model_setup(m, s->B, s->max_len, P, 0, err) < 0)
+
+    /* shared prefixes: a label row runs after up to max_len cached entries */
+    if (setup && ft_model_setup(m, s->B, s->max_len, P + (s->share ? s->max_len : 0), 0,
+                                err) < 0)
         goto fail;
     return s;
 fail:
@@ -400,7 +416,13 @@ void ft_scorer_free(ft_scorer *s)
     free(s->tokens);
     free(s->targets);
     free(s->token_loss);
-    free(s->order);
+    free(s->split);
+    free(s->row_keys);
+    free(s->text_keys);
+    free(s->label_keys);
+    free(s->cache);
+    free(s->crow);
+    free(s->used);
     if (s->owns) {
         if (s->lora)
             ft_model_set_hook(s->m, NULL);
@@ -498,20 +520,190 @@ static int cut_text(ft_scorer *s, const char *text, size_t len, size_t *cut, ft_
     return 0;
 }
 
-/* Rows longest first, so a batch pads little. */
-static const score_row *sort_rows;
-static int by_len_desc(const void *a, const void *b)
+/* Sort keys: rank ascending, then index; rank = UINT32_MAX - length puts
+ * the longest first, so a batch pads little. */
+static uint64_t sort_key(uint32_t len, size_t i)
 {
-    const score_row *x = &sort_rows[*(const uint32_t *)a], *y = &sort_rows[*(const uint32_t *)b];
-    if (x->len != y->len)
-        return x->len < y->len ? 1 : -1;
-    return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+    return (uint64_t)(UINT32_MAX - len) << 32 | (uint32_t)i;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The per-row path: rows keys[0 .. n) (the longest first) each through the
+ * whole model in batches of B padded to their longest; Σ log p of each
+ * row's targets (-CE) into ll. */
+static int score_rows(ft_scorer *s, const uint64_t *keys, size_t n, double *ll, ft_err *err)
+{
+    for (size_t lo = 0; lo < n; lo += (size_t)s->B) {
+        int nb = (int)(n - lo < (size_t)s->B ? n - lo : (size_t)s->B);
+        int T = (int)s->rows[(uint32_t)keys[lo]].len - 1;
+        double sw, sl;
+        for (int b = 0; b < nb; b++) {
+            const score_row *r = &s->rows[(uint32_t)keys[lo + (size_t)b]];
+            const int32_t *x = s->ids + r->off;
+            const uint8_t *mk = s->mask + r->off;
+            for (int t = 0; t < T; t++) {
+                int real = t < (int)r->len - 1;
+                s->tokens[(size_t)b * T + t] = real ? x[t] : 0;
+                s->targets[(size_t)b * T + t] = real && mk[t + 1] ? x[t + 1] : -1;
+            }
+        }
+        ft_batch batch = {nb, T, s->tokens, s->targets, NULL, s->prefix};
+        if (ft_model_loss(s->m, &batch, s->token_loss, &sl, &sw, err) < 0)
+            return -1;
+        for (int b = 0; b < nb; b++) {
+            const score_row *r = &s->rows[(uint32_t)keys[lo + (size_t)b]];
+            double sum = 0;
+            for (int t = 0; t < T; t++)
+                if (s->targets[(size_t)b * T + t] >= 0)
+                    sum -= s->token_loss[(size_t)b * T + t];
+            ll[r->text * (size_t)s->L + (size_t)r->label] = sum;
+        }
+    }
+    return 0;
+}
+
+/* The tokens of text i that run once: those its rows share up to the
+ * first target, less one (the position before a target computes its
+ * log-probability, which is each label's own). 0 when that leaves none. */
+static int shared_split(const ft_scorer *s, size_t i)
+{
+    const score_row *r0 = &s->rows[i * (size_t)s->L];
+    uint32_t c = r0->len;
+
+    for (int l = 0; l < s->L; l++) {
+        const score_row *r = &s->rows[i * (size_t)s->L + (size_t)l];
+        const uint8_t *mk = s->mask + r->off;
+        uint32_t j = 0, lim = r->len < c ? r->len : c;
+        while (j < lim && s->ids[r0->off + j] == s->ids[r->off + j] && !(j > 0 && mk[j]))
+            j++;
+        c = j;
+    }
+    return c > 1 ? (int)c - 1 : 0;
+}
+
+/* Phase 1 for a group of G texts (keys[0 .. G), k = split[i] each, the
+ * longest first): tokens [0, k) of each into its own cache, after the
+ * P-tuning prefix. No target lies among them. */
+static int run_prefixes(ft_scorer *s, const uint64_t *keys, int G, ft_prefix *kv,
+                        ft_err *err)
+{
+    int T = s->split[(uint32_t)keys[0]];
+
+    for (int g = 0; g < G; g++) {
+        size_t i = (uint32_t)keys[g];
+        const int32_t *x = s->ids + s->rows[i * s->L].off;
+        for (int t = 0; t < T; t++)
+            s->tokens[(size_t)g * T + t] = t < s->split[i] ? x[t] : 0;
+        s->used[g] = (s->prefix ? s->prefix->P : 0) + s->split[i];
+    }
+    kv->append = 1;
+    kv->row = NULL;
+    kv->used = NULL;
+    kv->P = s->prefix ? s->prefix->P : 0;
+    ft_batch b = {G, T, s->tokens, NULL, NULL, kv};
+    return ft_model_cache(s->m, &b, err);
+}
+
+/* Phase 2 for the same group: every label row's tokens [k, len-1) on its
+ * text's cache, in batches of B rows; Σ log p of their targets into ll. */
+static int run_labels(ft_scorer *s, const uint64_t *keys, int G, ft_prefix *kv, double *ll,
+                      ft_err *err)
+{
+    uint64_t *rk = s->label_keys;
+    size_t n = 0;
+    double sw, sl;
+
+    /* rows with tokens left, the longest first: (rank << 32) | (g·L + l) */
+    for (int g = 0; g < G; g++) {
+        size_t i = (uint32_t)keys[g];
+        for (int l = 0; l < s->L; l++) {
+            int left = (int)s->rows[i * s->L + (size_t)l].len - 1 - s->split[i];
+            if (left > 0)
+                rk[n++] = sort_key((uint32_t)left, (size_t)g * s->L + (size_t)l);
+        }
+    }
+    qsort(rk, n, sizeof *rk, by_key);
+
+    kv->append = 0;
+    kv->row = s->crow;
+    kv->used = s->used;
+    for (size_t lo = 0; lo < n; lo += (size_t)s->B) {
+        int nb = (int)(n - lo < (size_t)s->B ? n - lo : (size_t)s->B), T = 0;
+        kv->P = 0;
+        for (int b = 0; b < nb; b++) {
+            uint32_t gl = (uint32_t)rk[lo + (size_t)b];
+            size_t i = (uint32_t)keys[gl / s->L];
+            const score_row *r = &s->rows[i * s->L + gl % s->L];
+            int k = s->split[i], left = (int)r->len - 1 - k;
+            T = left > T ? left : T;
+            s->crow[b] = (int)(gl / s->L);
+            kv->P = s->used[s->crow[b]] > kv->P ? s->used[s->crow[b]] : kv->P;
+        }
+        for (int b = 0; b < nb; b++) {
+            uint32_t gl = (uint32_t)rk[lo + (size_t)b];
+            size_t i = (uint32_t)keys[gl / s->L];
+            const score_row *r = &s->rows[i * s->L + gl % s->L];
+            int k = s->split[i], left = (int)r->len - 1 - k;
+            const int32_t *x = s->ids + r->off + k;
+            const uint8_t *mk = s->mask + r->off + k;
+            for (int t = 0; t < T; t++) {
+                s->tokens[(size_t)b * T + t] = t < left ? x[t] : 0;
+                s->targets[(size_t)b * T + t] = t < left && mk[t + 1] ? x[t + 1] : -1;
+            }
+        }
+        ft_batch b = {nb, T, s->tokens, s->targets, NULL, kv};
+        if (ft_model_loss(s->m, &b, s->token_loss, &sl, &sw, err) < 0)
+            return -1;
+        for (int j = 0; j < nb; j++) {
+            uint32_t gl = (uint32_t)rk[lo + (size_t)j];
+            size_t at = (size_t)(uint32_t)keys[gl / s->L] * s->L + gl % s->L;
+            for (int t = 0; t < T; t++)
+                if (s->targets[(size_t)j * T + t] >= 0)
+                    ll[at] -= s->token_loss[(size_t)j * T + t];
+        }
+    }
+    return 0;
+}
+
+/* The shared path: texts keys[0 .. n) (split > 0, the longest first) in
+ * groups of B, each's shared tokens once and the label rows after them. */
+static int score_shared(ft_scorer *s, const uint64_t *keys, size_t n, double *ll,
+                        ft_err *err)
+{
+    const ft_config *c = &s->m->cfg;
+    int P0 = s->prefix ? s->prefix->P : 0, cap = P0 + s->split[(uint32_t)keys[0]];
+    size_t per = ft_prefix_floats(c, cap);
+
+    /* B caches, each opening with the P-tuning prefix, head by head */
+    if (ft_grow(&s->cache, &s->cap_cache, (size_t)s->B * per, sizeof *s->cache, err) < 0)
+        return -1;
+    if (P0 > 0) {
+        size_t heads = (size_t)c->n_layers * 2 * c->n_kv_heads, hd = c->head_dim;
+        for (int g = 0; g < s->B; g++)
+            for (size_t h = 0; h < heads; h++)
+                memcpy(s->cache + g * per + h * cap * hd,
+                       s->prefix->kv + h * s->prefix->cap * hd, P0 * hd * sizeof *s->cache);
+    }
+
+    for (size_t lo = 0; lo < n; lo += (size_t)s->B) {
+        int G = (int)(n - lo < (size_t)s->B ? n - lo : (size_t)s->B);
+        ft_prefix kv = {.cap = cap, .kv = s->cache, .rows = G};
+        if (run_prefixes(s, keys + lo, G, &kv, err) < 0 ||
+            run_labels(s, keys + lo, G, &kv, ll, err) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 int ft_scorer_run(ft_scorer *s, const char *const *texts, const size_t *lens, size_t n,
                   double *loglik, double *probs, ft_err *err)
 {
-    size_t n_rows = n * (size_t)s->L;
+    size_t n_rows = n * (size_t)s->L, n_alone = 0, n_shared = 0;
     double *ll = loglik;
 
     if (n == 0)
@@ -519,7 +711,9 @@ int ft_scorer_run(ft_scorer *s, const char *const *texts, const size_t *lens, si
     if (!ll && !(ll = ft_malloc(n_rows * sizeof *ll, err)))
         return -1;
     if (ft_grow(&s->rows, &s->cap_rows, n_rows, sizeof *s->rows, err) < 0 ||
-        ft_grow(&s->order, &s->cap_order, n_rows, sizeof *s->order, err) < 0)
+        ft_grow(&s->split, &s->cap_split, n, sizeof *s->split, err) < 0 ||
+        ft_grow(&s->row_keys, &s->cap_row_keys, n_rows, sizeof *s->row_keys, err) < 0 ||
+        ft_grow(&s->text_keys, &s->cap_text_keys, n, sizeof *s->text_keys, err) < 0)
         goto fail;
 
     /* Every (text, label) row, texts cut to fit. */
@@ -549,39 +743,29 @@ int ft_scorer_run(ft_scorer *s, const char *const *texts, const size_t *lens, si
             }
         }
     }
-    for (size_t i = 0; i < n_rows; i++)
-        s->order[i] = (uint32_t)i;
-    sort_rows = s->rows;
-    qsort(s->order, n_rows, sizeof *s->order, by_len_desc);
 
-    /* Batches of B rows padded to their longest: Σ of -CE over targets. */
-    for (size_t lo = 0; lo < n_rows; lo += (size_t)s->B) {
-        int nb = (int)(n_rows - lo < (size_t)s->B ? n_rows - lo : (size_t)s->B);
-        int T = (int)s->rows[s->order[lo]].len - 1;
-        double sw, sl;
-        for (int b = 0; b < nb; b++) {
-            const score_row *r = &s->rows[s->order[lo + (size_t)b]];
-            const int32_t *x = s->ids + r->off;
-            const uint8_t *mk = s->mask + r->off;
-            for (int t = 0; t < T; t++) {
-                int real = t < (int)r->len - 1;
-                s->tokens[(size_t)b * T + t] = real ? x[t] : 0;
-                s->targets[(size_t)b * T + t] = real && mk[t + 1] ? x[t + 1] : -1;
-            }
+    /* Texts whose rows share leading tokens run them once (the longest
+     * first); the others, row by row. */
+    for (size_t i = 0; i < n; i++) {
+        s->split[i] = s->share ? shared_split(s, i) : 0;
+        for (int l = 0; l < s->L; l++)
+            ll[i * (size_t)s->L + (size_t)l] = 0;
+        if (s->split[i] > 0) {
+            s->text_keys[n_shared++] = sort_key((uint32_t)s->split[i], i);
+            continue;
         }
-        ft_batch batch = {nb, T, s->tokens, s->targets, NULL, s->prefix};
-        if (ft_model_loss(s->m, &batch, s->token_loss, &sl, &sw, err) < 0)
-            goto fail;
-        for (int b = 0; b < nb; b++) {
-            const score_row *r = &s->rows[s->order[lo + (size_t)b]];
-            double sum = 0;
-            for (int t = 0; t < T; t++)
-                if (s->targets[(size_t)b * T + t] >= 0)
-                    sum -= s->token_loss[(size_t)b * T + t];
-            ll[r->text * (size_t)s->L + (size_t)r->label] =
-                s->length_norm ? sum / r->n_targets : sum;
+        for (int l = 0; l < s->L; l++) {
+            size_t at = i * (size_t)s->L + (size_t)l;
+            s->row_keys[n_alone++] = sort_key(s->rows[at].len, at);
         }
     }
+    qsort(s->text_keys, n_shared, sizeof *s->text_keys, by_key);
+    qsort(s->row_keys, n_alone, sizeof *s->row_keys, by_key);
+    if ((n_shared && score_shared(s, s->text_keys, n_shared, ll, err) < 0) ||
+        (n_alone && score_rows(s, s->row_keys, n_alone, ll, err) < 0))
+        goto fail;
+    for (size_t i = 0; s->length_norm && i < n_rows; i++)
+        ll[i] /= s->rows[i].n_targets;
 
     /* Softmax across each text's labels. */
     for (size_t i = 0; probs && i < n; i++) {

@@ -8,11 +8,20 @@
  *   loglik[i, l] = Σ_{target t} log p(id_t | ids_<t)        (nats)
  *                  divided by the number of targets when length_norm
  *   probs[i, l]  = exp(loglik[i, l]) / Σ_k exp(loglik[i, k])
- * Rows of one call are sorted by length and cut into batches padded only to
- * their longest member; rows never attend to each other. A text too long
- * for max_len is cut from its end at a character boundary: the longest
- * prefix whose rendering with every label fits, re-rendered and
- * re-tokenized, so template and label word are always whole.
+ * A text's L rows share their leading tokens up to the first target (BOS,
+ * template, text): all but the last of those run once per text, in
+ * batches of B texts whose keys and values stay in a per-row KV cache
+ * (model.h, ft_model_cache), and then each label's remaining tokens run on
+ * top of its text's cache, in batches of B label rows. The result is that
+ * of running every row whole (within float rounding), at about the cost of
+ * one row per text. Texts whose rows share at most one such token, and
+ * every text when the scorer did not set up the model (setup 0: the
+ * buffers are the trainer's) or ft_score_opts.per_row is set, run row by
+ * row instead: rows sorted by length, in batches of B padded only to their
+ * longest member. Rows never attend to each other. A text too long for
+ * max_len is cut from its end at a character boundary: the longest prefix
+ * whose rendering with every label fits, re-rendered and re-tokenized, so
+ * template and label word are always whole.
  *
  * Metadata: ft-train writes the task, template, label set and verbalizer
  * as strings into the safetensors "__metadata__" of the model (every file)
@@ -80,6 +89,9 @@ typedef struct ft_score_opts {
     int batch_size;              /* rows per forward pass; 0: 8 */
     int max_len;                 /* tokens per row; 0: the model's context less
                                     the prefix */
+    int per_row;                 /* 1: every row through the whole model, no
+                                    shared prefix (the slower path, which tests
+                                    compare the shared one with) */
 } ft_score_opts;
 
 typedef struct ft_scorer ft_scorer;
@@ -87,8 +99,13 @@ typedef struct ft_scorer ft_scorer;
 /* A scorer over m and tok (borrowed). prefix (NULL: none) is a P-tuning
  * seam, e.g. ft_prefix_seam(ft_prefix_apply(m, dir), NULL); a LoRA adapter
  * sits in m's hook (ft_lora_apply) before the call. setup 1: ft_model_setup
- * (m, batch_size, max_len, P, 0) is called here; setup 0: m is already set
- * up for batches at least that large (ft-train, during training). */
+ * (m, batch_size, max_len, P + max_len, 0) is called here (P + max_len
+ * entries before a label row: the prefix, then its text's cached tokens;
+ * P alone with per_row); setup 0: m is already set up for batches at least
+ * B x max_len after P (ft-train, during training), and rows run whole.
+ * Memory beyond the model's buffers: the per-row caches, 2 · n_layers ·
+ * n_kv_heads · head_dim floats per cached token, for B texts of at most
+ * max_len tokens. */
 ft_scorer *ft_scorer_new(ft_model *m, ft_tokenizer *tok, const ft_prefix *prefix,
                          const ft_score_opts *o, int setup, ft_err *err);
 

@@ -415,8 +415,8 @@ int ft_model_setup(ft_model *m, int B, int T, int P, int train, ft_err *err)
         goto fail;
 
     /* backward buffers and attention scratch */
-    ft_attn_dims d = {B, T, P, c->n_heads, c->n_kv_heads, c->head_dim, (int)LD, P,
-                      NULL, NULL, 0};
+    ft_attn_dims d = {B, T, P, c->n_heads, c->n_kv_heads, c->head_dim, (int)LD, P, 0, NULL,
+                      NULL};
     size_t per_thread = ft_attention_scratch_floats(&d, train);
     if (alloc_f(&r->scratch, per_thread * r->n_slots, err) < 0)
         goto fail;
@@ -630,16 +630,31 @@ static void norm_bwd(ft_model *m, float *dinp, const float *dout, const float *i
         ft_norm_rms_backward(dinp, ft_model_grad(m, w_id), dout, inp, w, st + N, N, c->dim);
 }
 
+/* Per-row caches (model.h): does the pass use them, which cache row b
+ * reads, and how many of its entries come before row b's tokens. */
+static int per_row(const pass *p)
+{
+    return p->prefix && p->prefix->rows > 0;
+}
+
+static int row_cache(const ft_prefix *x, int b)
+{
+    return x->row ? x->row[b] : b;
+}
+
+static int row_used(const pass *p, int b)
+{
+    return per_row(p) && p->prefix->used ? p->prefix->used[row_cache(p->prefix, b)] : p->P;
+}
+
 static ft_attn_dims attn_dims(const ft_model *m, const pass *p)
 {
     ft_attn_dims d = {p->B,       p->T,  p->P, m->cfg.n_heads, m->cfg.n_kv_heads,
-                      m->cfg.head_dim, p->LD, p->prefix ? p->prefix->cap : 0, NULL, NULL, 0};
-
-    /* a cache per row: its own length, at its own place after the first */
-    if (p->prefix && p->prefix->rows) {
-        d.row_P = p->prefix->row_P;
-        d.row_slot = p->prefix->row_slot;
-        d.slot_floats = ft_prefix_floats(&m->cfg, p->prefix->cap);
+                      m->cfg.head_dim, p->LD, p->prefix ? p->prefix->cap : 0, 0, NULL, NULL};
+    if (per_row(p)) {
+        d.stride = ft_prefix_floats(&m->cfg, p->prefix->cap);
+        d.row = p->prefix->row;
+        d.row_P = p->prefix->used;
     }
     return d;
 }
@@ -654,26 +669,67 @@ static float *prefix_at(const ft_model *m, const pass *p, float *buf, int l, int
 }
 
 /* KV cache: the batch's keys and values go to entries [P, P+T) (B = 1),
- * or row b's to [row_P[b], row_P[b]+T) of its own cache. */
+ * or with per-row caches row b's to entries [used, used+T) of its own. */
 static void prefix_append(ft_model *m, const pass *p, const float *qkv, int l)
 {
-    const ft_prefix *pre = p->prefix;
-    int hd = m->cfg.head_dim, cap = pre->cap;
-    size_t slot_floats = ft_prefix_floats(&m->cfg, cap);
+    int hd = m->cfg.head_dim, cap = p->prefix->cap;
+    float *pk = prefix_at(m, p, p->prefix->kv, l, 0), *pv = prefix_at(m, p, p->prefix->kv, l, 1);
+    size_t stride = ft_prefix_floats(&m->cfg, cap);
 
     for (int b = 0; b < p->B; b++) {
-        float *kv = pre->rows ? pre->kv + (size_t)pre->row_slot[b] * slot_floats : pre->kv;
-        float *pk = prefix_at(m, p, kv, l, 0), *pv = prefix_at(m, p, kv, l, 1);
-        int P0 = pre->rows ? pre->row_P[b] : p->P;
+        size_t row = per_row(p) ? (size_t)row_cache(p->prefix, b) * stride : 0;
+        int P0 = row_used(p, b);
         for (int t = 0; t < p->T; t++) {
             for (int h = 0; h < m->cfg.n_kv_heads; h++) {
                 const float *k = qkv + ((size_t)b * p->T + t) * p->LD + p->Q + (size_t)h * hd;
-                size_t at = ((size_t)h * cap + P0 + t) * hd;
+                size_t at = row + ((size_t)h * cap + P0 + t) * hd;
                 memcpy(pk + at, k, hd * sizeof *k);
                 memcpy(pv + at, k + p->KV, hd * sizeof *k);
             }
         }
     }
+}
+
+/* Rotary positions with per-row caches: row b's token t at used + t. */
+static void rope_rows(ft_model *m, const pass *p, float *qkv)
+{
+    for (int b = 0; b < p->B; b++) {
+        float *x = qkv + (size_t)b * p->T * p->LD;
+        int P0 = row_used(p, b);
+        ft_rope_forward(x, p->LD, &m->run->rope, P0, 1, p->T, m->cfg.n_heads);
+        ft_rope_forward(x + p->Q, p->LD, &m->run->rope, P0, 1, p->T, m->cfg.n_kv_heads);
+    }
+}
+
+/* Block l's keys and values alone, into the KV cache: what filling a cache
+ * needs of the last block, whose attention and MLP outputs nothing reads.
+ * The steps are block_forward's own (norm, the k and v products, or GPT-2's
+ * one q, k, v product, keys rotated), so the cache gets the same numbers:
+ * to the last bits with m->exact_rows (a row's and a column's sums are its
+ * own), to float rounding when BLAS stacks k, v here and q, k, v there. */
+static void block_kv(ft_model *m, const pass *p, int l)
+{
+    ft_model_run *r = m->run;
+    const int *id = m->blocks[l].id;
+    float *ln1 = SLOT(r, ln1, l, (size_t)r->N * p->C);
+    float *st1 = SLOT(r, st1, l, 2 * (size_t)r->N);
+    float *qkv = SLOT(r, qkv, l, (size_t)r->N * p->LD);
+
+    /* norm, then k and v in their columns of qkv */
+    norm_fwd(m, ln1, st1, res_at(r, p, l), id[FT_ROLE_NORM1_W], id[FT_ROLE_NORM1_B], p->N);
+    if (id[FT_ROLE_QKV] >= 0) {
+        lin_fwd(m, id[FT_ROLE_QKV], id[FT_ROLE_QKV_B], qkv, p->LD, ln1, p->N, 0, 0);
+    } else {
+        int w[2] = {id[FT_ROLE_K], id[FT_ROLE_V]};
+        int b[2] = {id[FT_ROLE_K_B], id[FT_ROLE_V_B]};
+        lin_fwd_stack(m, w, b, 2, qkv + p->Q, p->LD, ln1, p->N, 0);
+    }
+
+    /* keys at their positions, row by row (each row's own with per-row caches) */
+    for (int b = 0; b < p->B && !m->cfg.learned_pos; b++)
+        ft_rope_forward(qkv + (size_t)b * p->T * p->LD + p->Q, p->LD, &r->rope, row_used(p, b),
+                        1, p->T, m->cfg.n_kv_heads);
+    prefix_append(m, p, qkv, l);
 }
 
 static void block_forward(ft_model *m, const pass *p, int l)
@@ -701,7 +757,9 @@ static void block_forward(ft_model *m, const pass *p, int l)
     }
 
     /* positions P .. P+T-1 */
-    if (!m->cfg.learned_pos) {
+    if (!m->cfg.learned_pos && per_row(p)) {
+        rope_rows(m, p, qkv);
+    } else if (!m->cfg.learned_pos) {
         ft_rope_forward(qkv, p->LD, &r->rope, p->P, p->B, p->T, m->cfg.n_heads);
         ft_rope_forward(qkv + p->Q, p->LD, &r->rope, p->P, p->B, p->T, m->cfg.n_kv_heads);
     }
@@ -796,31 +854,31 @@ static int check_batch(ft_model *m, const ft_batch *b, int need_train, pass *p, 
 {
     const ft_config *c = &m->cfg;
     ft_model_run *r = m->run;
-    const ft_prefix *pre = b->prefix;
-    int per_row = pre && pre->rows, P = pre && !per_row ? pre->P : 0;
+    int P = b->prefix ? b->prefix->P : 0;
 
     if (!r)
         return ft_err_set(err, "model used before ft_model_setup");
     if (need_train && !r->train)
         return ft_err_set(err, "model set up for inference, not training");
-
-    /* a cache per row: P is the longest, every row's own must fit */
-    if (per_row) {
-        if (need_train || !pre->append || pre->rows != b->B || !pre->row_P || !pre->row_slot)
-            return ft_err_set(err, "a KV cache per row is for inference, one per batch row");
-        for (int i = 0; i < b->B; i++) {
-            if (pre->row_P[i] < 0 || pre->row_P[i] + b->T > pre->cap || pre->row_slot[i] < 0)
-                return ft_err_set(err, "row %d: %d cache entries and %d tokens do not fit "
-                                  "its cache of %d", i, pre->row_P[i], b->T, pre->cap);
-            P = pre->row_P[i] > P ? pre->row_P[i] : P;
-        }
-    }
     if (b->B < 1 || b->T < 1 || b->B > r->B || b->T > r->T || P < 0 || P > r->P)
         return ft_err_set(err, "batch %d x %d (+%d prefix) exceeds the buffers (%d x %d +%d)",
                           b->B, b->T, P, r->B, r->T, r->P);
-    if (pre && (P > pre->cap || !pre->kv ||
-                (pre->append && !per_row && (b->B != 1 || P + b->T > pre->cap))))
+    if (b->prefix && (P > b->prefix->cap || !b->prefix->kv ||
+                      (b->prefix->append && ((b->B != 1 && b->prefix->rows <= 0) ||
+                                             P + b->T > b->prefix->cap))))
         return ft_err_set(err, "prefix of %d entries does not fit its buffer", P);
+    if (b->prefix && b->prefix->rows > 0) {
+        const ft_prefix *x = b->prefix;
+        if (need_train)
+            return ft_err_set(err, "per-row caches are for inference only");
+        for (int i = 0; i < b->B; i++) {
+            int k = x->row ? x->row[i] : i;
+            int u = k >= 0 && k < x->rows && x->used ? x->used[k] : P;
+            if (k < 0 || k >= x->rows || u < 0 || u > P)
+                return ft_err_set(err, "row %d reads cache %d (of %d) with %d entries (of %d)",
+                                  i, k, x->rows, u, P);
+        }
+    }
     if (c->learned_pos && P + b->T > c->max_pos)
         return ft_err_set(err, "%d positions exceed the model's %d", P + b->T, c->max_pos);
     if (!c->learned_pos && P + b->T > r->rope.n_pos)
@@ -855,25 +913,32 @@ static int check_batch(ft_model *m, const ft_batch *b, int need_train, pass *p, 
     return 0;
 }
 
+/* Token (and learned position) embeddings: res[0]. */
+static void embed_fwd(ft_model *m, const ft_batch *b, const pass *p)
+{
+    ft_model_run *r = m->run;
+    const float *wpe = m->pos_id >= 0 ? ft_model_param(m, m->pos_id) : NULL;
+
+    /* learned positions with per-row caches: row i's from its own entries */
+    if (per_row(p) && wpe)
+        for (int i = 0; i < p->B; i++)
+            ft_embed_forward(res_at(r, p, 0) + (size_t)i * p->T * p->C,
+                             b->tokens + (size_t)i * p->T, ft_model_param(m, m->embed_id), wpe,
+                             row_used(p, i), 1, p->T, p->C);
+    else
+        ft_embed_forward(res_at(r, p, 0), b->tokens, ft_model_param(m, m->embed_id), wpe, p->P,
+                         p->B, p->T, p->C);
+    m->n_tokens_forward += p->N;
+}
+
 /* Embeddings, every block, the final norm: r->lnf. */
 static void forward_body(ft_model *m, const ft_batch *b, const pass *p)
 {
     ft_model_run *r = m->run;
-    const float *wte = ft_model_param(m, m->embed_id);
-    const float *wpe = m->pos_id >= 0 ? ft_model_param(m, m->pos_id) : NULL;
-    const int *row_P = p->prefix && p->prefix->rows ? p->prefix->row_P : NULL;
 
-    /* with a cache per row, each row's positions start at its own length */
-    if (row_P && wpe)
-        for (int i = 0; i < p->B; i++)
-            ft_embed_forward(res_at(r, p, 0) + (size_t)i * p->T * p->C, b->tokens + i * p->T,
-                             wte, wpe, row_P[i], 1, p->T, p->C);
-    else
-        ft_embed_forward(res_at(r, p, 0), b->tokens, wte, wpe, p->P, p->B, p->T, p->C);
-    r->rope.row_pos0 = row_P;
+    embed_fwd(m, b, p);
     for (int l = 0; l < m->cfg.n_layers; l++)
         block_forward(m, p, l);
-    r->rope.row_pos0 = NULL;
     norm_fwd(m, r->lnf, r->stf, res_at(r, p, m->cfg.n_layers), m->norm_w_id, m->norm_b_id,
              p->N);
 }
@@ -1032,5 +1097,22 @@ int ft_model_logits(ft_model *m, const ft_batch *b, const int *pos, float *out, 
         gather(m, b, &p, r->rows, n, 0);
         lin_fwd(m, m->head_id, -1, out + (size_t)c0 * p.V, p.V, r->hc, n, 0, 0);
     }
+    return 0;
+}
+
+int ft_model_cache(ft_model *m, const ft_batch *b, ft_err *err)
+{
+    pass p;
+
+    if (check_batch(m, b, 0, &p, err) < 0)
+        return -1;
+    if (!b->prefix || !b->prefix->append)
+        return ft_err_set(err, "filling a cache needs a prefix that appends");
+
+    /* every block but the last whole, of the last only keys and values */
+    embed_fwd(m, b, &p);
+    for (int l = 0; l + 1 < m->cfg.n_layers; l++)
+        block_forward(m, &p, l);
+    block_kv(m, &p, m->cfg.n_layers - 1);
     return 0;
 }

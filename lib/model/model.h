@@ -18,7 +18,7 @@
  *   training:  ft_model_zero_grads, ft_model_step (forward + backward,
  *              gradients added into m->grads), read m->grads, update
  *              m->params in place (e.g. AdamW), repeat
- *   inference: ft_model_logits, ft_model_loss, or sample.h
+ *   inference: ft_model_logits, ft_model_loss, ft_model_cache, or sample.h
  *   ft_model_free(m)
  *
  * Extension points (documented where they sit below):
@@ -128,13 +128,17 @@ typedef struct ft_linear_hook {
  *   append when set (inference, B = 1), the forward pass also writes the
  *         batch's own keys (rotated) and values at entries [P, P+T): the
  *         caller then advances P by T, which makes this a KV cache
- *   rows  0, or B: a KV cache per row instead (inference, append set), for
- *         sequences of different lengths decoded together. Row b uses the
- *         cache at kv + row_slot[b]·ft_prefix_floats(cfg, cap) (the layout
- *         above), whose first row_P[b] entries are in use; its tokens sit
- *         at positions row_P[b] + t and its keys and values go to entries
- *         [row_P[b], row_P[b]+T); the caller advances each row_P[b]. P is
- *         not read. */
+ *   rows  per-row caches (inference only; 0: the one cache above): for
+ *         sequences of different lengths decoded together, or label rows
+ *         each reading its text's cache. kv then holds `rows` caches of
+ *         ft_prefix_floats(cfg, cap) floats one after another, each in the
+ *         layout above; batch row b reads cache row[b] (row NULL: cache b),
+ *         its first used[row[b]] entries (used NULL: P for all; never more
+ *         than P, so P is at least the longest), and its real token t sits
+ *         at position used[row[b]] + t. With append, B may exceed 1: row b
+ *         writes its keys and values at entries [used, used+T) of its own
+ *         cache (rows writing one cache would clash: the caller keeps them
+ *         apart), and the caller then advances used. */
 typedef struct ft_prefix {
     int P;
     int cap;
@@ -142,8 +146,8 @@ typedef struct ft_prefix {
     float *grad;
     int append;
     int rows;
-    const int *row_P;      /* [rows] */
-    const int *row_slot;   /* [rows] */
+    const int *row;     /* [B] */
+    const int *used;    /* [rows] */
 } ft_prefix;
 
 /* Floats of an ft_prefix buffer with cap entries per kv head. */
@@ -191,6 +195,8 @@ typedef struct ft_model {
                                   inputs. Generation sets it. */
     long n_block_backward;     /* debug: blocks whose backward ran, ever */
     long n_weight_grads;       /* debug: dW products of linear layers run, ever */
+    long n_tokens_forward;     /* debug: tokens (B·T, padding too) through the
+                                  blocks, ever */
     ft_model_run *run;         /* buffers of ft_model_setup (private) */
 } ft_model;
 
@@ -243,5 +249,12 @@ int ft_model_loss(ft_model *m, const ft_batch *b, float *token_loss, double *sum
 /* Forward only: logits. pos NULL: out [B, T, V] for every position; else
  * out [B, V] at position pos[b] of each row (e.g. its last real token). */
 int ft_model_logits(ft_model *m, const ft_batch *b, const int *pos, float *out, ft_err *err);
+
+/* Forward only, to fill a KV cache: b->prefix must append (ft_prefix);
+ * every block's keys and values of the batch's tokens go to their entries,
+ * and the pass stops there (the last block's attention and MLP, the final
+ * norm and the classifier do not run: no output of this batch is wanted,
+ * only later batches attending to it). b->targets is ignored. */
+int ft_model_cache(ft_model *m, const ft_batch *b, ft_err *err);
 
 #endif

@@ -170,7 +170,7 @@ int ft_sample_generate_rows(ft_model *m, const ft_prefix *prefix, ft_sample_row 
     seq *q = NULL;
     float *logits = NULL, *kv = NULL;
     int32_t *tokens = NULL;
-    int *act = NULL, *row_P = NULL, *pos = NULL;
+    int *act = NULL, *used = NULL, *pos = NULL;
 
     /* every row's context: prefix, prompt and new tokens within max_pos */
     for (int i = 0; i < n; i++) {
@@ -208,9 +208,9 @@ int ft_sample_generate_rows(ft_model *m, const ft_prefix *prefix, ft_sample_row 
     kv = ft_calloc(slot_floats * n, sizeof *kv, err);
     tokens = ft_calloc(n, sizeof *tokens, err);
     act = ft_calloc(n, sizeof *act, err);
-    row_P = ft_calloc(n, sizeof *row_P, err);
+    used = ft_calloc(n, sizeof *used, err);
     pos = ft_calloc(n, sizeof *pos, err);
-    if (!q || !logits || !kv || !tokens || !act || !row_P || !pos)
+    if (!q || !logits || !kv || !tokens || !act || !used || !pos)
         goto out;
     for (int i = 0; i < n; i++) {
         ft_sample_opts oi = *o;
@@ -254,18 +254,19 @@ int ft_sample_generate_rows(ft_model *m, const ft_prefix *prefix, ft_sample_row 
     if (n > 1 && ft_model_setup(m, n, 1, cap, 0, err) < 0)
         goto out;
     for (;;) {
-        int A = 0;
+        int A = 0, P = 0;
         for (int i = 0; i < n; i++) {
             if (q[i].done)
                 continue;
             act[A] = i;
-            tokens[A] = q[i].gen[q[i].n_gen - 1];
-            row_P[A++] = q[i].len;
+            tokens[A++] = q[i].gen[q[i].n_gen - 1];
+            used[i] = q[i].len;
+            P = used[i] > P ? used[i] : P;
         }
         if (!A)
             break;
-        ft_prefix cache = {.cap = cap, .kv = kv, .append = 1, .rows = A, .row_P = row_P,
-                           .row_slot = act};
+        ft_prefix cache = {.P = P, .cap = cap, .kv = kv, .append = 1, .rows = n, .row = act,
+                           .used = used};
         ft_batch b = {.B = A, .T = 1, .tokens = tokens, .prefix = &cache};
         if (ft_model_logits(m, &b, pos, logits, err) < 0)
             goto out;
@@ -294,7 +295,7 @@ out:
     free(kv);
     free(tokens);
     free(act);
-    free(row_P);
+    free(used);
     free(pos);
     return rc;
 }

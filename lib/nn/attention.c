@@ -37,10 +37,10 @@ static void gemm(int ta, int tb, int M, int N, int K, float alpha, const float *
                 M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-/* Softmax of row t over keys [0, P + t], zeros for the masked rest. */
-static void softmax_causal(float *s, int T, int P)
+/* Softmax of row t (row stride S >= P + T) over keys [0, P + t], zeros for
+ * the masked rest. */
+static void softmax_causal(float *s, int T, int P, int S)
 {
-    int S = P + T;
     for (int t = 0; t < T; t++) {
         float *r = s + (size_t)t * S;
         int n = P + t + 1;
@@ -83,21 +83,20 @@ void ft_attention_forward(float *out, float *probs, const float *qkv, const floa
         float *o = out + (size_t)b * T * ldo + (size_t)h * hd;
 
         /* this row's prefix: the shared one, or its own */
-        int Pb = d->row_P ? d->row_P[b] : P, Sb = d->row_P ? Pb + T : S;
-        size_t at = (d->row_P ? (size_t)d->row_slot[b] * d->slot_floats : 0) +
-                    (size_t)kvh * d->cap * hd;
+        int r = d->row ? d->row[b] : b, Pb = d->stride && d->row_P ? d->row_P[r] : P;
+        size_t at = (d->stride ? (size_t)r * d->stride : 0) + (size_t)kvh * d->cap * hd;
 
         /* scores: s = scale · q · [pk; k]ᵀ */
         if (Pb > 0)
-            gemm(0, 1, T, Pb, hd, scale, q, ld, pk + at, hd, 0.0f, s, Sb);
-        gemm(0, 1, T, T, hd, scale, q, ld, k, ld, 0.0f, s + Pb, Sb);
+            gemm(0, 1, T, Pb, hd, scale, q, ld, pk + at, hd, 0.0f, s, S);
+        gemm(0, 1, T, T, hd, scale, q, ld, k, ld, 0.0f, s + Pb, S);
 
-        softmax_causal(s, T, Pb);
+        softmax_causal(s, T, Pb, S);
 
         /* o = s · [pv; v] */
         if (Pb > 0)
-            gemm(0, 0, T, hd, Pb, 1.0f, s, Sb, pv + at, hd, 0.0f, o, ldo);
-        gemm(0, 0, T, hd, T, 1.0f, s + Pb, Sb, v, ld, Pb > 0 ? 1.0f : 0.0f, o, ldo);
+            gemm(0, 0, T, hd, Pb, 1.0f, s, S, pv + at, hd, 0.0f, o, ldo);
+        gemm(0, 0, T, hd, T, 1.0f, s + Pb, S, v, ld, Pb > 0 ? 1.0f : 0.0f, o, ldo);
     }
 }
 

@@ -19,9 +19,12 @@
  *   out   [B, T, nh·hd]     the heads' outputs side by side (o_proj's input)
  * Backward adds into dqkv [B, T, ld] and, when given, dpk/dpv [nkv, cap, hd].
  *
- * Forward also takes a prefix per row (a KV cache each, in generation):
- * row b then reads row_P[b] entries (P is their maximum) at pk, pv +
- * row_slot[b]·slot_floats, and computes exactly what it would alone.
+ * Per-row prefixes (a batch of KV caches; forward only): when stride > 0,
+ * row b reads its own prefix at pk/pv + row[b]·stride (row NULL: b·stride),
+ * of which the first row_P[row[b]] <= P entries (row_P NULL: P), and its
+ * real token t sits at position row_P[row[b]] + t. A row's output is the
+ * same bits as with its prefix alone as the one shared prefix (generation
+ * relies on it: a response must not depend on its batch).
  *
  * Threading: one parallel loop over (row, head) pairs, each running its small
  * products single-threaded (PERF.md); scratch is per thread, sized by
@@ -37,9 +40,10 @@ typedef struct ft_attn_dims {
     int nh, nkv, hd;
     int ld;   /* row stride of qkv and dqkv, at least (nh + 2·nkv)·hd */
     int cap;  /* prefix entries allocated per kv head (>= P) */
-    const int *row_P;     /* forward, NULL or [B]: each row's prefix length */
-    const int *row_slot;  /* with row_P: [B] each row's prefix, in slots */
-    size_t slot_floats;   /* with row_P: floats from one slot to the next */
+    size_t stride;     /* floats from one row's prefix to the next; 0: one
+                          prefix shared by all rows */
+    const int *row;    /* [B] the prefix each row reads; NULL: row b's own */
+    const int *row_P;  /* entries used of each prefix; NULL: P of every one */
 } ft_attn_dims;
 
 /* Floats of scratch each thread needs (forward without probs, or backward). */

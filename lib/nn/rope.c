@@ -39,7 +39,6 @@ int ft_rope_init(ft_rope *r, int hd, int n_pos, double theta, const ft_rope_scal
 
     r->hd = hd;
     r->n_pos = n_pos;
-    r->row_pos0 = NULL;
     r->cos = ft_calloc((size_t)n_pos * half, sizeof *r->cos, err);
     r->sin = ft_calloc((size_t)n_pos * half, sizeof *r->sin, err);
     if (!inv_freq || !r->cos || !r->sin) {
@@ -75,9 +74,8 @@ static void rotate(float *x, int ld, const ft_rope *r, int pos0, int B, int T, i
 
 #pragma omp parallel for schedule(static) if ((long)B * T * nh * hd > 65536)
     for (int n = 0; n < B * T; n++) {
-        int pos = (r->row_pos0 ? r->row_pos0[n / T] : pos0) + n % T;
-        const float *cs = r->cos + (size_t)pos * half;
-        const float *sn = r->sin + (size_t)pos * half;
+        const float *cs = r->cos + (size_t)(pos0 + n % T) * half;
+        const float *sn = r->sin + (size_t)(pos0 + n % T) * half;
         for (int h = 0; h < nh; h++) {
             float *a = x + (size_t)n * ld + (size_t)h * hd, *b = a + half;
             for (int i = 0; i < half; i++) {

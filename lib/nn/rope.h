@@ -32,9 +32,6 @@ typedef struct ft_rope {
     int n_pos;      /* positions the tables cover */
     float *cos;     /* [n_pos, hd/2] */
     float *sin;     /* [n_pos, hd/2] */
-    const int *row_pos0; /* NULL, or [B]: row b's token t has position
-                            row_pos0[b] + t and pos0 is not read (rows with
-                            a KV cache each; the model sets it for a pass) */
 } ft_rope;
 
 /* Tables for positions [0, n_pos); scaling may be NULL. 0 or -1. */

@@ -689,7 +689,7 @@ static int score_eval(const ft_job *j, job_state *s, int setup, double *accuracy
     const ft_task_source *ts = &s->eval_task;
     ft_score_opts so = {ft_template_spec(s->tpl), (const char *const *)s->task.labels,
                         (const char *const *)s->task.words, s->task.n_labels, 0,
-                        j->train.batch_size, j->train.seq_len + 1};
+                        j->train.batch_size, j->train.seq_len + 1, 0};
     const ft_prefix *seam = s->prefix ? ft_prefix_seam(s->prefix, NULL) : NULL;
     ft_scorer *sc = ft_scorer_new(s->m, s->tok, seam, &so, setup, err);
     int L = s->task.n_labels, rc = -1;

@@ -216,24 +216,25 @@ static int run_rows(ft_model *m, const ft_prefix *pre, int cap, float **out)
         len[i] = P0 + n_prompt[i];
     }
     for (int s = 0; rc == 0; s++) {
-        int act[ROWS], row_P[ROWS], pos[ROWS] = {0}, A = 0;
+        int act[ROWS], pos[ROWS] = {0}, A = 0, P = 0;
         int32_t tok[ROWS];
         for (int i = 0; i < ROWS; i++) {
             done[i] |= s >= n_steps[i];
             if (!done[i]) {
                 act[A] = i;
-                row_P[A] = len[i];
                 tok[A++] = steps[i][s];
+                P = len[i] > P ? len[i] : P;
             }
         }
         if (!A)
             break;
-        ft_prefix cache = {.cap = cap,
+        ft_prefix cache = {.P = P,
+                           .cap = cap,
                            .kv = kv,
                            .append = 1,
-                           .rows = A,
-                           .row_P = row_P,
-                           .row_slot = act};
+                           .rows = ROWS,
+                           .row = act,
+                           .used = len};
         ft_batch b = {.B = A, .T = 1, .tokens = tok, .prefix = &cache};
         if (ft_model_logits(m, &b, pos, logits, &err) < 0) {
             rc = -1;

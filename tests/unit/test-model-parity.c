@@ -107,7 +107,7 @@ static void run_case(const char *family, int P, const char *dtype, const char *e
     ft_safetensors_read_f32(ex, ts, &loss_want, &err);
 
     /* the prefix, [L, 2, nkv, P, hd] */
-    ft_prefix pre = {P, P, NULL, NULL, 0};
+    ft_prefix pre = {.P = P, .cap = P};
     size_t per = (size_t)m->cfg.n_kv_heads * P * m->cfg.head_dim;
     if (P > 0) {
         pre.kv = calloc(ft_prefix_floats(&m->cfg, P), sizeof *pre.kv);

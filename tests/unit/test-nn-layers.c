@@ -411,7 +411,7 @@ static void test_attention(int P)
 {
     attn_ctx c;
     /* B 2, T 5, 4 query heads on 2 kv heads of 4, prefix cap 4 */
-    c.d = (ft_attn_dims){2, 5, P, 4, 2, 4, (4 + 2 * 2) * 4, 4};
+    c.d = (ft_attn_dims){2, 5, P, 4, 2, 4, (4 + 2 * 2) * 4, 4, 0, NULL, NULL};
     const ft_attn_dims *d = &c.d;
     size_t nqkv = (size_t)d->B * d->T * d->ld, npre = (size_t)d->nkv * d->cap * d->hd;
     size_t nout = (size_t)d->B * d->T * d->nh * d->hd;
@@ -456,6 +456,43 @@ static void test_attention(int P)
         free(c.scratch), free(out2), free(dqkv), free(dpk), free(dpv);
 }
 
+/* Per-row prefixes (a batch of KV caches): each row against the definition
+ * with its own prefix, of its own length, as the one shared prefix. */
+static void test_attention_rows(void)
+{
+    /* B 4, T 3, 4 query heads on 2 kv heads of 4; 3 prefixes of cap 4 */
+    int row[] = {2, 0, 0, 1}, used[] = {3, 0, 2};
+    attn_ctx c = {0};
+    c.d = (ft_attn_dims){4, 3, 3, 4, 2, 4, (4 + 2 * 2) * 4, 4, 0, row, used};
+    const ft_attn_dims *d = &c.d;
+    size_t nqkv = (size_t)d->B * d->T * d->ld, npre = (size_t)d->nkv * d->cap * d->hd;
+    size_t nout = (size_t)d->B * d->T * d->nh * d->hd;
+    c.d.stride = npre + 8;
+    c.qkv = randn(nqkv, 1);
+    c.pk = randn(3 * c.d.stride, 1);
+    c.pv = randn(3 * c.d.stride, 1);
+    c.out = zeros(nout);
+    c.scratch = zeros(2 * ft_attention_scratch_floats(d, 0));
+    ft_attention_forward(c.out, NULL, c.qkv, c.pk, c.pv, d, c.scratch, 2);
+
+    double worst = 0;
+    for (int b = 0; b < d->B; b++) {
+        attn_ctx one = c;
+        one.d.P = used[row[b]];
+        one.pk = c.pk + (size_t)row[b] * c.d.stride;
+        one.pv = c.pv + (size_t)row[b] * c.d.stride;
+        for (int t = 0; t < d->T; t++)
+            for (int h = 0; h < d->nh; h++)
+                for (int i = 0; i < d->hd; i++) {
+                    double want = naive_attn(&one, b, t, h, i);
+                    float got = c.out[((size_t)b * d->T + t) * d->nh * d->hd + h * d->hd + i];
+                    worst = fmax(worst, fabs(got - want));
+                }
+    }
+    CHECK_MSG(worst < 1e-5, "attention with per-row prefixes off by %g", worst);
+    free(c.qkv), free(c.pk), free(c.pv), free(c.out), free(c.scratch);
+}
+
 /* ft_vexp against libm's exp in double: within 2 float ulp (2.4e-7
  * relative) over the normal range, 0 below it, inf above, NaN kept. */
 static void test_vexp(void)
@@ -487,5 +524,6 @@ int main(void)
     test_xent();
     test_attention(0);
     test_attention(3);
+    test_attention_rows();
     return check_done();
 }

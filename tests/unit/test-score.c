@@ -114,7 +114,7 @@ int main(void)
         const char *tpl = json_string_value(json_object_get(c, "template"));
         ft_score_opts o = {tpl, (const char *const *)labels, (const char *const *)words, L,
                            (int)json_integer_value(json_object_get(c, "length_norm")), 3,
-                           (int)json_integer_value(json_object_get(c, "max_len"))};
+                           (int)json_integer_value(json_object_get(c, "max_len")), 0};
         char tag[256];
         snprintf(tag, sizeof tag, "%s norm %d max_len %d", tpl, o.length_norm, o.max_len);
         ft_scorer *s = m && tok ? ft_scorer_new(m, tok, NULL, &o, 1, &err) : NULL;
