@@ -43,6 +43,13 @@
 /* Largest logits chunk of the classifier, in floats (32 MiB). */
 #define HEAD_CHUNK_FLOATS ((size_t)8 << 20)
 
+/* The buffers of one classifier chunk: its rows of lnf, their logits, d of
+ * those rows, their losses, loss scales and targets. */
+typedef struct head_set {
+    float *hc, *logits, *dhc, *closs, *cscale;
+    int32_t *ctgt;
+} head_set;
+
 struct ft_model_run {
     int B, T, P, train;     /* capacities */
     int lo;                 /* lowest block the backward pass reaches (train) */
@@ -52,8 +59,8 @@ struct ft_model_run {
     float *res, *mid, *ln1, *ln2, *st1, *st2, *qkv, *probs, *atty, *gu, *act;
     float *lnf, *stf;
     int chunk;              /* classifier rows per chunk */
-    float *hc, *logits, *dhc, *closs, *cscale;
-    int32_t *ctgt;
+    head_set hs[2];         /* chunk buffers; the second for two threads
+                               taking chunks in turn (a frozen classifier) */
     int *rows;              /* [N] rows with a target */
     float *dres, *dln, *dqkv, *datty, *dgu, *dact;
     float *scratch;         /* attention, per thread */
@@ -221,13 +228,20 @@ static void run_free(ft_model_run *r)
     if (!r)
         return;
     ft_rope_free(&r->rope);
-    float *bufs[] = {r->res,  r->mid,  r->ln1,   r->ln2,    r->st1,    r->st2,    r->qkv,
-                     r->probs, r->atty, r->gu,   r->act,    r->lnf,    r->stf,    r->hc,
-                     r->logits, r->dhc, r->closs, r->cscale, r->dres,  r->dln,    r->dqkv,
-                     r->datty, r->dgu,  r->dact, r->scratch};
+    float *bufs[] = {r->res,  r->mid,  r->ln1,  r->ln2,   r->st1,  r->st2,   r->qkv,
+                     r->probs, r->atty, r->gu,   r->act,   r->lnf,  r->stf,   r->dres,
+                     r->dln,  r->dqkv, r->datty, r->dgu,   r->dact, r->scratch};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         free(bufs[i]);
-    free(r->ctgt);
+    for (int k = 0; k < 2; k++) {
+        head_set *h = &r->hs[k];
+        free(h->hc);
+        free(h->logits);
+        free(h->dhc);
+        free(h->closs);
+        free(h->cscale);
+        free(h->ctgt);
+    }
     free(r->rows);
     free(r);
 }
@@ -407,12 +421,21 @@ int ft_model_setup(ft_model *m, int B, int T, int P, int train, ft_err *err)
     size_t chunk = HEAD_CHUNK_FLOATS / V;
     chunk = chunk < 16 ? 16 : chunk > N ? N : chunk;
     r->chunk = (int)chunk;
-    r->ctgt = ft_calloc(chunk, sizeof *r->ctgt, err);
     r->rows = ft_calloc(N, sizeof *r->rows, err);
-    if (!r->ctgt || !r->rows || alloc_f(&r->hc, chunk * C, err) < 0 ||
-        alloc_f(&r->logits, chunk * V, err) < 0 || alloc_f(&r->dhc, chunk * C, err) < 0 ||
-        alloc_f(&r->closs, chunk, err) < 0 || alloc_f(&r->cscale, chunk, err) < 0)
+    if (!r->rows)
         goto fail;
+    /* a second set when two threads can take chunks in turn: training with
+     * the classifier frozen (no dW to share), two threads, two chunks or more */
+    int sets = train && r->n_slots == 2 && !m->tensors[m->head_id].trainable && N > chunk ? 2
+                                                                                       : 1;
+    for (int k = 0; k < sets; k++) {
+        head_set *h = &r->hs[k];
+        if (!(h->ctgt = ft_calloc(chunk, sizeof *h->ctgt, err)) ||
+            alloc_f(&h->hc, chunk * C, err) < 0 || alloc_f(&h->logits, chunk * V, err) < 0 ||
+            alloc_f(&h->dhc, chunk * C, err) < 0 || alloc_f(&h->closs, chunk, err) < 0 ||
+            alloc_f(&h->cscale, chunk, err) < 0)
+            goto fail;
+    }
 
     /* backward buffers and attention scratch */
     ft_attn_dims d = {B, T, P, c->n_heads, c->n_kv_heads, c->head_dim, (int)LD, P, 0, NULL,
@@ -955,17 +978,17 @@ static int target_rows(const ft_batch *b, int *rows, int skip_zero_weight)
     return n;
 }
 
-/* Gather rows of lnf into the chunk buffer; targets and scales alongside. */
+/* Gather rows of lnf into chunk buffers h; targets and scales alongside. */
 static void gather(ft_model *m, const ft_batch *b, const pass *p, const int *rows, int n,
-                   double denom)
+                   double denom, head_set *h)
 {
     ft_model_run *r = m->run;
     for (int i = 0; i < n; i++) {
-        memcpy(r->hc + (size_t)i * p->C, r->lnf + (size_t)rows[i] * p->C,
-               p->C * sizeof *r->hc);
-        r->ctgt[i] = b->targets ? b->targets[rows[i]] : -1;
+        memcpy(h->hc + (size_t)i * p->C, r->lnf + (size_t)rows[i] * p->C,
+               p->C * sizeof *h->hc);
+        h->ctgt[i] = b->targets ? b->targets[rows[i]] : -1;
         double w = b->weights ? b->weights[rows[i] / p->T] : 1.0;
-        r->cscale[i] = denom > 0 ? (float)(w / denom) : 0.0f;
+        h->cscale[i] = denom > 0 ? (float)(w / denom) : 0.0f;
     }
 }
 
@@ -973,6 +996,32 @@ static void gather(ft_model *m, const ft_batch *b, const pass *p, const int *row
 static int lowest_block(ft_model *m, const pass *p)
 {
     return lowest_trainable_block(m, p->prefix && p->prefix->grad && p->P > 0);
+}
+
+/* Training's classifier and cross-entropy for the chunk of target rows from
+ * c0 (of n_rows), in buffers h: Σ scale·loss, and with need_dh d lnf of its
+ * rows into r->dln. Two threads may run it at once on other chunks and
+ * buffers (the classifier frozen: nothing else is written). */
+static double head_chunk(ft_model *m, const ft_batch *b, const pass *p, int c0, int n_rows,
+                         double denom, int need_dh, head_set *h)
+{
+    ft_model_run *r = m->run;
+    int n = n_rows - c0 < r->chunk ? n_rows - c0 : r->chunk;
+    double sum = 0;
+
+    gather(m, b, p, r->rows + c0, n, denom, h);
+    lin_fwd(m, m->head_id, -1, h->logits, p->V, h->hc, n, 0, 1);
+    ft_xent_forward_backward(h->closs, h->logits, h->ctgt, h->cscale, n, p->V);
+    for (int i = 0; i < n; i++)
+        sum += (double)h->closs[i] * h->cscale[i];
+    if (need_dh)
+        memset(h->dhc, 0, (size_t)n * p->C * sizeof *h->dhc);
+    lin_bwd(m, m->head_id, -1, need_dh ? h->dhc : NULL, h->logits, p->V, h->hc, n);
+    if (need_dh)
+        for (int i = 0; i < n; i++)
+            memcpy(r->dln + (size_t)r->rows[c0 + i] * p->C, h->dhc + (size_t)i * p->C,
+                   p->C * sizeof *h->dhc);
+    return sum;
 }
 
 int ft_model_step(ft_model *m, const ft_batch *b, double denom, double *loss, ft_err *err)
@@ -1003,20 +1052,24 @@ int ft_model_step(ft_model *m, const ft_batch *b, double denom, double *loss, ft
     int need_dh = lo < m->cfg.n_layers || m->tensors[m->norm_w_id].trainable ||
                   (m->norm_b_id >= 0 && m->tensors[m->norm_b_id].trainable);
     memset(r->dln, 0, (size_t)p.N * p.C * sizeof *r->dln);
-    for (int c0 = 0; c0 < n_rows; c0 += r->chunk) {
-        int n = n_rows - c0 < r->chunk ? n_rows - c0 : r->chunk;
-        gather(m, b, &p, r->rows + c0, n, denom);
-        lin_fwd(m, m->head_id, -1, r->logits, p.V, r->hc, n, 0, 1);
-        ft_xent_forward_backward(r->closs, r->logits, r->ctgt, r->cscale, n, p.V);
-        for (int i = 0; i < n; i++)
-            sum += (double)r->closs[i] * r->cscale[i];
-        if (need_dh)
-            memset(r->dhc, 0, (size_t)n * p.C * sizeof *r->dhc);
-        lin_bwd(m, m->head_id, -1, need_dh ? r->dhc : NULL, r->logits, p.V, r->hc, n);
-        if (need_dh)
-            for (int i = 0; i < n; i++)
-                memcpy(r->dln + (size_t)r->rows[c0 + i] * p.C, r->dhc + (size_t)i * p.C,
-                       p.C * sizeof *r->dhc);
+    int n_chunks = (n_rows + r->chunk - 1) / r->chunk;
+    if (r->hs[1].logits && n_chunks > 1 && !ft_model_grad(m, m->head_id) &&
+        omp_get_max_threads() == 2 && !omp_in_parallel()) {
+        /* a frozen classifier: two threads take the chunks in turn, each
+         * product on one thread (faster than both threads on each product,
+         * PERF.md); the two partial sums are added in a fixed order */
+        double part[2] = {0, 0};
+#pragma omp parallel num_threads(2)
+        {
+            int t = omp_get_thread_num();
+            for (int c = t; c < n_chunks; c += 2)
+                part[t] += head_chunk(m, b, &p, c * r->chunk, n_rows, denom, need_dh,
+                                      &r->hs[t]);
+        }
+        sum = part[0] + part[1];
+    } else {
+        for (int c0 = 0; c0 < n_rows; c0 += r->chunk)
+            sum += head_chunk(m, b, &p, c0, n_rows, denom, need_dh, &r->hs[0]);
     }
     *loss = sum;
     if (!need_dh)
@@ -1059,14 +1112,15 @@ int ft_model_loss(ft_model *m, const ft_batch *b, float *token_loss, double *sum
     forward_body(m, b, &p);
     for (int c0 = 0; c0 < n_rows; c0 += r->chunk) {
         int n = n_rows - c0 < r->chunk ? n_rows - c0 : r->chunk;
-        gather(m, b, &p, r->rows + c0, n, 1.0);
-        lin_fwd(m, m->head_id, -1, r->logits, p.V, r->hc, n, 0, 0);
-        ft_xent_forward(r->closs, r->logits, r->ctgt, n, p.V);
+        head_set *h = &r->hs[0];
+        gather(m, b, &p, r->rows + c0, n, 1.0, h);
+        lin_fwd(m, m->head_id, -1, h->logits, p.V, h->hc, n, 0, 0);
+        ft_xent_forward(h->closs, h->logits, h->ctgt, n, p.V);
         for (int i = 0; i < n; i++) {
-            *sum_wce += (double)r->closs[i] * r->cscale[i];
-            *sum_w += r->cscale[i];
+            *sum_wce += (double)h->closs[i] * h->cscale[i];
+            *sum_w += h->cscale[i];
             if (token_loss)
-                token_loss[r->rows[c0 + i]] = r->closs[i];
+                token_loss[r->rows[c0 + i]] = h->closs[i];
         }
     }
     return 0;
@@ -1094,8 +1148,8 @@ int ft_model_logits(ft_model *m, const ft_batch *b, const int *pos, float *out, 
         int n = b->B - c0 < r->chunk ? b->B - c0 : r->chunk;
         for (int i = 0; i < n; i++)
             r->rows[i] = (c0 + i) * b->T + pos[c0 + i];
-        gather(m, b, &p, r->rows, n, 0);
-        lin_fwd(m, m->head_id, -1, out + (size_t)c0 * p.V, p.V, r->hc, n, 0, 0);
+        gather(m, b, &p, r->rows, n, 0, &r->hs[0]);
+        lin_fwd(m, m->head_id, -1, out + (size_t)c0 * p.V, p.V, r->hs[0].hc, n, 0, 0);
     }
     return 0;
 }

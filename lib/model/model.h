@@ -105,7 +105,9 @@ typedef struct ft_tensor {
  *             forward call of this step.
  * ids of block products: FT_ROLE_Q/K/V/O/GATE/UP/DOWN and FT_ROLE_QKV; the
  * classifier calls with the id of lm_head, or of the embedding when tied,
- * once per chunk of rows (inp is then the chunk). min_layer tells the
+ * once per chunk of rows (inp is then the chunk; with the classifier frozen
+ * and two threads, two chunks at once from two threads: a hook must only
+ * read its state for an id it does not adapt). min_layer tells the
  * backward pass the lowest block where the adapter has something to train
  * (n_layers: none), so it runs down that far even when the base is frozen. */
 typedef struct ft_linear_hook {

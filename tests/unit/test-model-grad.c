@@ -21,6 +21,8 @@
 
 #include "check.h"
 #include "core/rng.h"
+#include "core/threads.h"
+#include "model/config.h"
 #include "model/model.h"
 
 #define FD_H 1e-2f
@@ -228,6 +230,68 @@ static void check_freeze(void)
     ft_model_free(full);
 }
 
+/* A frozen classifier over more rows than one chunk holds (vocabulary
+ * 40000: 209 rows a chunk; 300 target rows): with two threads the chunks
+ * are taken in turn by two threads. The gradients of the trainable tensors
+ * against finite differences of the loss (computed chunk after chunk by
+ * ft_model_loss), and the step's loss equal to that loss. */
+static void check_chunked_head(void)
+{
+    ft_config c;
+    ft_err err;
+    enum { T = 301 };
+    static int32_t tok[T], tgt[T];
+    double s, n, step_loss;
+
+    memset(&c, 0, sizeof c);
+    c.family = FT_FAMILY_LLAMA;
+    snprintf(c.model_type, sizeof c.model_type, "llama");
+    c.dim = 16;
+    c.hidden_dim = 24;
+    c.n_layers = 2;
+    c.n_heads = 4;
+    c.n_kv_heads = 2;
+    c.head_dim = 4;
+    c.vocab_size = 40000;
+    c.max_pos = 512;
+    c.norm_eps = 1e-5;
+    c.rope_theta = 10000;
+    c.tied = 1;
+    c.bos_id = -1;
+    CHECK(ft_config_finish(&c, NULL, &err) == 0);
+    ft_model *m = ft_model_new(&c, &err);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    ft_model_init_random(m, 9, 0.35f);
+    for (int i = 0; i < m->n_tensors; i++) {
+        int r = m->tensors[i].role;
+        ft_model_set_trainable(m, i, r == FT_ROLE_NORM_W || r == FT_ROLE_NORM1_W ||
+                                         (m->tensors[i].layer == 0 && r == FT_ROLE_Q));
+    }
+    for (int t = 0; t < T; t++) {
+        tok[t] = (int32_t)ft_rng_below(&rng, 40000);
+        tgt[t] = (int32_t)ft_rng_below(&rng, 40000);
+    }
+    tgt[5] = -1;
+    fixture f;
+    memset(&f, 0, sizeof f);
+    f.m = m;
+    f.b = (ft_batch){1, T, tok, tgt, NULL, NULL};
+    ft_threads_set(2);
+    CHECK(ft_model_setup(m, 1, T, 0, 1, &err) == 0);
+    CHECK(ft_model_step(m, &f.b, 300.0, &step_loss, &err) == 0);
+    CHECK(ft_model_loss(m, &f.b, NULL, &s, &n, &err) == 0);
+    CHECK_INT((long)n, 300);
+    CHECK_REL(step_loss, s / n, 1e-6, 0);
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].trainable)
+            fd_check(&f, m->tensors[i].name, ft_model_param(m, i), ft_model_grad(m, i),
+                     m->tensors[i].numel);
+    ft_threads_set(1);
+    ft_model_free(m);
+}
+
 /* --- The LoRA seam: y += s·(x·Aᵀ)·Bᵀ on one projection ---------------------- */
 
 typedef struct lora {
@@ -334,6 +398,7 @@ int main(void)
     check_full_gradient(FT_FAMILY_LLAMA, 3);
     check_full_gradient(FT_FAMILY_GPT2, 2);
     check_freeze();
+    check_chunked_head();
     check_hook();
     return check_done();
 }
