@@ -25,6 +25,7 @@
 
 #include "adapt/lora.h"
 #include "check.h"
+#include "tinymodel.h"
 #include "core/rng.h"
 #include "core/threads.h"
 #include "model/model.h"
@@ -116,31 +117,14 @@ static int32_t prompts[ROWS][8], steps[ROWS][6];
 static ft_model *tiny(int family)
 {
     ft_config c;
-    ft_err err;
 
-    memset(&c, 0, sizeof c);
-    c.family = family;
-    snprintf(c.model_type, sizeof c.model_type,
-             family == FT_FAMILY_GPT2 ? "gpt2" : "qwen2");
-    c.dim = 24;
-    c.hidden_dim = 40;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = family == FT_FAMILY_GPT2 ? 4 : 2;
-    c.head_dim = 6;
-    c.vocab_size = V;
-    c.max_pos = MAX_POS;
-    c.norm_eps = 1e-5;
-    c.rope_theta = 10000;
+    tiny_config(&c, family, 24, 40, 2, family == FT_FAMILY_GPT2 ? 4 : 2, 6, V, MAX_POS);
+    if (family != FT_FAMILY_GPT2)
+        snprintf(c.model_type, sizeof c.model_type, "qwen2");
     c.qkv_bias = family != FT_FAMILY_GPT2;
-    c.tied = family == FT_FAMILY_GPT2;
-    c.bos_id = -1;
-    if (ft_config_finish(&c, NULL, &err) < 0)
-        return NULL;
-    ft_model *m = ft_model_new(&c, &err);
+    ft_model *m = tiny_model(&c, 3, 0.4f);
     if (!m)
         return NULL;
-    ft_model_init_random(m, 3, 0.4f);
     for (int i = 0; i < m->n_tensors; i++)
         if (m->tensors[i].ndim == 1)
             for (size_t j = 0; j < m->tensors[i].numel; j++)

@@ -20,9 +20,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "tinymodel.h"
 #include "core/rng.h"
 #include "core/threads.h"
-#include "model/config.h"
 #include "model/model.h"
 
 #define FD_H 1e-2f
@@ -81,29 +81,12 @@ static void fd_check(fixture *f, const char *what, float *x, const float *g, siz
 static ft_model *tiny(int family)
 {
     ft_config c;
-    ft_err err;
 
-    memset(&c, 0, sizeof c);
-    c.family = family;
-    snprintf(c.model_type, sizeof c.model_type, family == FT_FAMILY_GPT2 ? "gpt2" : "llama");
-    c.dim = 16;
-    c.hidden_dim = family == FT_FAMILY_GPT2 ? 32 : 24;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = family == FT_FAMILY_GPT2 ? 4 : 2;
-    c.head_dim = 4;
-    c.vocab_size = 11;
-    c.max_pos = 32;
-    c.norm_eps = 1e-5;
-    c.rope_theta = 10000;
-    c.tied = family == FT_FAMILY_GPT2;
-    c.bos_id = -1;
-    if (ft_config_finish(&c, NULL, &err) < 0)
-        return NULL;
-    ft_model *m = ft_model_new(&c, &err);
+    tiny_config(&c, family, 16, family == FT_FAMILY_GPT2 ? 32 : 24, 2,
+                family == FT_FAMILY_GPT2 ? 4 : 2, 4, 11, 32);
+    ft_model *m = tiny_model(&c, 7, 0.35f);
     if (!m)
         return NULL;
-    ft_model_init_random(m, 7, 0.35f);
 
     /* norms and biases away from 1 and 0, so their gradients are generic */
     for (int i = 0; i < m->n_tensors; i++)
@@ -243,27 +226,12 @@ static void check_chunked_head(void)
     static int32_t tok[T], tgt[T];
     double s, n, step_loss;
 
-    memset(&c, 0, sizeof c);
-    c.family = FT_FAMILY_LLAMA;
-    snprintf(c.model_type, sizeof c.model_type, "llama");
-    c.dim = 16;
-    c.hidden_dim = 24;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.head_dim = 4;
-    c.vocab_size = 40000;
-    c.max_pos = 512;
-    c.norm_eps = 1e-5;
-    c.rope_theta = 10000;
+    tiny_config(&c, FT_FAMILY_LLAMA, 16, 24, 2, 2, 4, 40000, 512);
     c.tied = 1;
-    c.bos_id = -1;
-    CHECK(ft_config_finish(&c, NULL, &err) == 0);
-    ft_model *m = ft_model_new(&c, &err);
+    ft_model *m = tiny_model(&c, 9, 0.35f);
     CHECK(m != NULL);
     if (!m)
         return;
-    ft_model_init_random(m, 9, 0.35f);
     for (int i = 0; i < m->n_tensors; i++) {
         int r = m->tensors[i].role;
         ft_model_set_trainable(m, i, r == FT_ROLE_NORM_W || r == FT_ROLE_NORM1_W ||

@@ -27,10 +27,10 @@
 #include "adapt/prefix.h"
 #include "core/fsout.h"
 #include "model/checkpoint.h"
-#include "model/config.h"
 #include "model/safetensors.h"
 #include "nn/optim.h"
 #include "check.h"
+#include "tinymodel.h"
 
 static const char *root;
 
@@ -111,26 +111,12 @@ static void hard_prompt(int family)
     const int32_t text[N] = {3, 1, 4, 1, 5}, row[T] = {9, 2, 6, 5, 3, 5};
     int32_t both[N + T];
 
-    memset(&c, 0, sizeof c);
-    c.family = family;
-    snprintf(c.model_type, sizeof c.model_type, family == FT_FAMILY_GPT2 ? "gpt2" : "llama");
-    c.dim = 16;
-    c.hidden_dim = 24;
-    c.n_layers = 3;
-    c.n_heads = 4;
-    c.n_kv_heads = family == FT_FAMILY_GPT2 ? 4 : 2;
-    c.head_dim = 4;
-    c.vocab_size = V;
-    c.max_pos = 32;
-    c.norm_eps = 1e-5;
-    c.rope_theta = 10000;
-    c.bos_id = -1;
-    CHECK(ft_config_finish(&c, NULL, &err) == 0);
-    ft_model *m = ft_model_new(&c, &err);
+    tiny_config(&c, family, 16, 24, 3, family == FT_FAMILY_GPT2 ? 4 : 2, 4, V, 32);
+    c.tied = 0;
+    ft_model *m = tiny_model(&c, 3, 0.4f);
     CHECK(m != NULL);
     if (!m)
         return;
-    ft_model_init_random(m, 3, 0.4f);
 
     /* the plain pass over text + row: logits at the row's positions */
     float *plain = malloc((size_t)(N + T) * V * sizeof *plain);
@@ -146,7 +132,8 @@ static void hard_prompt(int family)
     ft_prefix_adapter *a = ft_prefix_new(&m->cfg, &o, 1, &err);
     CHECK(a && ft_prefix_init_tokens(a, m, text, N, &err) == 0);
     ft_batch r = {1, T, row, NULL, NULL, a ? ft_prefix_seam(a, NULL) : NULL};
-    CHECK(ft_model_setup(m, 1, T, N, 0, &err) == 0 && ft_model_logits(m, &r, NULL, with, &err) == 0);
+    CHECK(ft_model_setup(m, 1, T, N, 0, &err) == 0 &&
+          ft_model_logits(m, &r, NULL, with, &err) == 0);
 
     double worst = 0, scale = 0;
     for (size_t k = 0; k < (size_t)T * V; k++) {

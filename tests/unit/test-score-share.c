@@ -28,7 +28,9 @@
 #include "eval/score.h"
 #include "model/model.h"
 #include "text/tokenizer.h"
+#include "bytetok.h"
 #include "check.h"
+#include "tinymodel.h"
 
 static const char *const specials[] = {"<s>", "</s>", "<|im_start|>", "<|im_end|>"};
 #define N_SPECIAL 4
@@ -53,88 +55,19 @@ static const char *const sets[][4] = {
 };
 #define N_SETS 4
 
-/* GPT-2's printable stand-in of byte b, as UTF-8. */
-static void byte_char(int b, char *out)
-{
-    int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
-    int cp = b;
-    if (!printable) {
-        int k = 0;
-        for (int x = 0; x < b; x++) {
-            int p = (x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || x >= 0xAE;
-            k += !p;
-        }
-        cp = 256 + k;
-    }
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        out[1] = 0;
-    } else {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        out[2] = 0;
-    }
-}
-
 static ft_tokenizer *byte_tokenizer(int add_bos)
 {
-    static char chars[256][4];
-    const char *tokens[256 + N_SPECIAL];
-    int32_t types[256 + N_SPECIAL];
-    ft_tok_spec spec;
-    ft_err err;
-
-    for (int b = 0; b < 256; b++) {
-        byte_char(b, chars[b]);
-        tokens[b] = chars[b];
-        types[b] = FT_TOKT_NORMAL;
-    }
-    for (int k = 0; k < N_SPECIAL; k++) {
-        tokens[256 + k] = specials[k];
-        types[256 + k] = FT_TOKT_CONTROL;
-    }
-    ft_tokenizer_spec_init(&spec);
-    spec.kind = FT_TOK_BYTE_BPE;
-    spec.n_tokens = 256 + N_SPECIAL;
-    spec.tokens = tokens;
-    spec.types = types;
-    spec.bos_id = 256;
-    spec.eos_id = 257;
-    spec.add_bos = add_bos;
-    ft_tokenizer *t = ft_tokenizer_build(&spec, &err);
-    if (!t)
-        fprintf(stderr, "tokenizer: %s\n", err.msg);
-    return t;
+    return bytetok_new(specials, N_SPECIAL, add_bos);
 }
 
 static ft_model *tiny(int family)
 {
     ft_config c;
-    ft_err err;
 
-    memset(&c, 0, sizeof c);
-    c.family = family;
-    snprintf(c.model_type, sizeof c.model_type, family == FT_FAMILY_GPT2 ? "gpt2" : "llama");
-    c.dim = 32;
-    c.hidden_dim = family == FT_FAMILY_GPT2 ? 64 : 48;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = family == FT_FAMILY_GPT2 ? 4 : 2;
-    c.head_dim = 8;
-    c.vocab_size = 256 + N_SPECIAL;
-    c.max_pos = 200;
-    c.norm_eps = 1e-5;
-    c.rope_theta = 10000;
-    c.tied = family == FT_FAMILY_GPT2;
+    tiny_config(&c, family, 32, family == FT_FAMILY_GPT2 ? 64 : 48, 2,
+                family == FT_FAMILY_GPT2 ? 4 : 2, 8, 256 + N_SPECIAL, 200);
     c.bos_id = 256;
-    if (ft_config_finish(&c, NULL, &err) < 0) {
-        fprintf(stderr, "config: %s\n", err.msg);
-        return NULL;
-    }
-    ft_model *m = ft_model_new(&c, &err);
-    if (m)
-        ft_model_init_random(m, 11, 0.3f);
-    return m;
+    return tiny_model(&c, 11, 0.3f);
 }
 
 static int n_words(const char *const *w)

@@ -18,6 +18,7 @@
 #include "text/tokenizer.h"
 #include "train/data.h"
 #include "train/tasks.h"
+#include "bytetok.h"
 #include "check.h"
 
 static const char *const specials[] = {"<s>", "</s>", "<|im_start|>", "<|im_end|>",
@@ -26,58 +27,9 @@ static const char *const specials[] = {"<s>", "</s>", "<|im_start|>", "<|im_end|
 static const char *const special_names[] = {"BOS", "EOS", "IMS", "IME", "SH", "EH", "EOT"};
 #define N_SPECIAL 7
 
-/* GPT-2's printable stand-in of byte b, as UTF-8. */
-static void byte_char(int b, char *out)
-{
-    int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || b >= 0xAE;
-    int cp = b;
-    if (!printable) {
-        int k = 0;
-        for (int x = 0; x < b; x++) {
-            int p = (x >= '!' && x <= '~') || (x >= 0xA1 && x <= 0xAC) || x >= 0xAE;
-            k += !p;
-        }
-        cp = 256 + k;
-    }
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        out[1] = 0;
-    } else {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        out[2] = 0;
-    }
-}
-
 static ft_tokenizer *byte_tokenizer(int add_bos)
 {
-    static char chars[256][4];
-    const char *tokens[256 + N_SPECIAL];
-    int32_t types[256 + N_SPECIAL];
-    ft_tok_spec spec;
-    ft_err err;
-
-    for (int b = 0; b < 256; b++) {
-        byte_char(b, chars[b]);
-        tokens[b] = chars[b];
-        types[b] = FT_TOKT_NORMAL;
-    }
-    for (int k = 0; k < N_SPECIAL; k++) {
-        tokens[256 + k] = specials[k];
-        types[256 + k] = FT_TOKT_CONTROL;
-    }
-    ft_tokenizer_spec_init(&spec);
-    spec.kind = FT_TOK_BYTE_BPE;
-    spec.n_tokens = 256 + N_SPECIAL;
-    spec.tokens = tokens;
-    spec.types = types;
-    spec.bos_id = 256;
-    spec.eos_id = 257;
-    spec.add_bos = add_bos;
-    ft_tokenizer *t = ft_tokenizer_build(&spec, &err);
-    if (!t)
-        fprintf(stderr, "tokenizer: %s\n", err.msg);
-    return t;
+    return bytetok_new(specials, N_SPECIAL, add_bos);
 }
 
 /* The ids and mask an expectation spells. */
