@@ -235,9 +235,13 @@ static int prefix_init_ids(const ft_job *j, job_state *s, ft_prefix_opts *o, int
         return ft_err_setk(err, FT_ERR_USAGE, "--prefix-init needs a tokenizer (the model's, "
                            "or --tokenizer)");
     *n = 0;
+    *ids = NULL;
     if (ft_tokenizer_encode(s->tok, j->prefix_init, strlen(j->prefix_init),
-                            FT_TOK_ADD_SPECIAL, ids, n, &cap, err) < 0)
+                            FT_TOK_ADD_SPECIAL, ids, n, &cap, err) < 0) {
+        free(*ids);
+        *ids = NULL;
         return ft_err_prefix(err, "--prefix-init");
+    }
     if (*n == 0) {
         free(*ids);
         *ids = NULL;

@@ -114,6 +114,8 @@ expect "prefix-init tokenizer" 2 \
 run train -m base --method ptuning --prefix-init "ab" --init-adapter hard -o x text.mp
 expect "prefix-init adapter" 2 \
     "ft-train: --prefix-init starts a new prefix: it does not go with --init-adapter"
+run train -m base --method ptuning --prefix-init "$(printf 'ab\377')" -o x text.mp
+expect "prefix-init invalid UTF-8" 1 "ft-train: --prefix-init: invalid UTF-8 at byte 2"
 nothing_at x "prefix-init"
 
 # --- Bad input ---------------------------------------------------------------------
