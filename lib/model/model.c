@@ -1057,7 +1057,8 @@ int ft_model_step(ft_model *m, const ft_batch *b, double denom, double *loss, ft
         omp_get_max_threads() == 2 && !omp_in_parallel()) {
         /* a frozen classifier: two threads take the chunks in turn, each
          * product on one thread (faster than both threads on each product,
-         * PERF.md); the two partial sums are added in a fixed order */
+         * as a backward's dX and dW, nn/linear.c); the two partial sums are
+         * added in a fixed order */
         double part[2] = {0, 0};
 #pragma omp parallel num_threads(2)
         {

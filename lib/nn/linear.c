@@ -53,7 +53,8 @@ void ft_linear_backward(float *dinp, float *dw, float *dbias, const float *dout,
 
     /* The two products have the same size and share nothing they write: with
      * two threads, one each beats both threads on one and then the other
-     * (PERF.md: 6-12% on the training shapes, 30% on the classifier's). */
+     * (bench/README.md: 6-12% on the training shapes, 30% on the
+     * classifier's). */
     if (dinp && dw && omp_get_max_threads() == 2 && !omp_in_parallel()) {
 #pragma omp parallel sections num_threads(2)
         {
