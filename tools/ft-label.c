@@ -166,7 +166,10 @@ static void parse_options(int argc, char **argv, struct options *o)
             o->temperature = ft_prog_double("--temperature", optarg, 0, 1e6);
             gen_opts = 1;
             break;
-        case OPT_TOP_K: o->top_k = (int)ft_prog_long("--top-k", optarg, 0, 1 << 30); gen_opts = 1; break;
+        case OPT_TOP_K:
+            o->top_k = (int)ft_prog_long("--top-k", optarg, 0, 1 << 30);
+            gen_opts = 1;
+            break;
         case OPT_TOP_P:
             o->top_p = ft_prog_double("--top-p", optarg, 1e-9, 1);
             gen_opts = 1;

@@ -219,14 +219,20 @@ static void parse(int argc, char **argv, ft_job *j)
             break;
         case OPT_NO_TRUNCATE: j->truncate = 0; task_opts |= 1; break;
         case OPT_GROUP: t->group_by_length = 1; task_opts |= 1; break;
-        case OPT_SEQ_LEN: t->seq_len = (int)ft_prog_long("--seq-len", optarg, 1, 1 << 20); break;
+        case OPT_SEQ_LEN:
+            t->seq_len = (int)ft_prog_long("--seq-len", optarg, 1, 1 << 20);
+            break;
         case OPT_NO_PACK: j->pack = 0; break;
         case OPT_EVAL: j->eval_path = optarg; break;
-        case OPT_EVAL_EVERY: t->eval_every = ft_prog_long("--eval-every", optarg, 1, 1L << 40); break;
+        case OPT_EVAL_EVERY:
+            t->eval_every = ft_prog_long("--eval-every", optarg, 1, 1L << 40);
+            break;
         case OPT_PATIENCE: t->patience = (int)ft_prog_long("--patience", optarg, 0, 1 << 30); break;
         case OPT_MIN_DELTA: t->min_delta = ft_prog_double("--min-delta", optarg, 0, 1e30); break;
         case 'b': t->batch_size = (int)ft_prog_long("--batch-size", optarg, 1, 1 << 20); break;
-        case OPT_ACCUM: t->grad_accum = (int)ft_prog_long("--grad-accum", optarg, 1, 1 << 20); break;
+        case OPT_ACCUM:
+            t->grad_accum = (int)ft_prog_long("--grad-accum", optarg, 1, 1 << 20);
+            break;
         case OPT_EPOCHS: t->epochs = ft_prog_long("--epochs", optarg, 1, 1L << 30); break;
         case OPT_MAX_STEPS: t->max_steps = ft_prog_long("--max-steps", optarg, 1, 1L << 40); break;
         case OPT_NO_SHUFFLE: t->shuffle = 0; break;
@@ -241,17 +247,30 @@ static void parse(int argc, char **argv, ft_job *j)
             break;
         case OPT_WARMUP: t->warmup = ft_prog_long("--warmup", optarg, 0, 1L << 40); break;
         case OPT_CLIP: t->clip = ft_prog_double("--clip", optarg, 0, 1e30); break;
-        case OPT_SAVE_EVERY: t->save_every = ft_prog_long("--save-every", optarg, 1, 1L << 40); break;
+        case OPT_SAVE_EVERY:
+            t->save_every = ft_prog_long("--save-every", optarg, 1, 1L << 40);
+            break;
         case OPT_KEEP: t->keep = (int)ft_prog_long("--keep", optarg, 0, 1 << 30); break;
         case OPT_CKPT_DIR: t->ckpt_dir = optarg; break;
         case OPT_RESUME: t->resume = optarg; break;
         case OPT_LOG: t->log_path = optarg; break;
-        case OPT_LOG_EVERY: t->log_every = ft_prog_long("--log-every", optarg, 1, 1L << 40); break;
+        case OPT_LOG_EVERY:
+            t->log_every = ft_prog_long("--log-every", optarg, 1, 1L << 40);
+            break;
         case OPT_DRY_RUN: j->dry_run = 1; break;
-        case OPT_LORA_R: j->lora.r = (int)ft_prog_long("--lora-r", optarg, 0, 1 << 16); lora_opts |= 1; break;
-        case OPT_LORA_ALPHA: j->lora.alpha = ft_prog_double("--lora-alpha", optarg, 0, 1e9); lora_opts |= 1; break;
+        case OPT_LORA_R:
+            j->lora.r = (int)ft_prog_long("--lora-r", optarg, 0, 1 << 16);
+            lora_opts |= 1;
+            break;
+        case OPT_LORA_ALPHA:
+            j->lora.alpha = ft_prog_double("--lora-alpha", optarg, 0, 1e9);
+            lora_opts |= 1;
+            break;
         case OPT_RSLORA: j->lora.rslora = 1; lora_opts |= 1; break;
-        case OPT_LORA_DROPOUT: j->lora.dropout = ft_prog_double("--lora-dropout", optarg, 0, 0.999); lora_opts |= 1; break;
+        case OPT_LORA_DROPOUT:
+            j->lora.dropout = ft_prog_double("--lora-dropout", optarg, 0, 0.999);
+            lora_opts |= 1;
+            break;
         case OPT_LORA_TARGETS: j->lora.targets = optarg; lora_opts |= 1; break;
         case OPT_LORA_LAYERS: j->lora.layers = optarg; lora_opts |= 1; break;
         case OPT_INIT_ADAPTER: j->init_adapter = optarg; break;

@@ -5,9 +5,10 @@
  * n·ln2 is exact), a degree-6 polynomial for exp(r) (Cephes' expf
  * coefficients), and 2ⁿ put into the exponent bits. Within 2 ulp of exp
  * where the result is a normal float; below 2⁻¹²⁶ (x < -87.3) it is 0, and
- * from x = 88.38 on inf (a little early: exp(88.72) still fits a float). NaN stays NaN; exp(-inf) is NaN here, not 0
- * (callers pass finite values; |x| must stay below 1e9). No table and no
- * float branch, so "#pragma omp simd" loops vectorize it.
+ * from x = 88.38 on inf (a little early: exp(88.72) still fits a float).
+ * NaN stays NaN; exp(-inf) is NaN here, not 0 (callers pass finite values;
+ * |x| must stay below 1e9). No table and no float branch, so
+ * "#pragma omp simd" loops vectorize it.
  *
  * Not here: double precision, correctly rounded results. */
 #ifndef FT_NN_VEXP_H

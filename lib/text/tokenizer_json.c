@@ -692,7 +692,8 @@ static ft_tokenizer *load_vocab_merges(const char *vpath, const char *mpath, ft_
         if (len == 0 || (line == 1 && len >= 8 && memcmp(s, "#version", 8) == 0))
             continue;
         char *sp = memchr(s, ' ', len);
-        if (!sp || sp == s || sp + 1 == s + len || memchr(sp + 1, ' ', (size_t)(s + len - sp - 1))) {
+        if (!sp || sp == s || sp + 1 == s + len ||
+            memchr(sp + 1, ' ', (size_t)(s + len - sp - 1))) {
             ft_err_set(err, "line %zu: not two tokens", line);
             goto fail_m;
         }
@@ -839,7 +840,8 @@ static json_t *template_json(const ft_tokenizer *t)
         for (size_t i = 0; i < t->n_prefix; i++)
             json_array_append_new(tmpl, json_pack("{s:{s:s,s:i}}", "SpecialToken", "id",
                                                   t->str[t->prefix[i]], "type_id", part));
-        json_array_append_new(tmpl, json_pack("{s:{s:s,s:i}}", "Sequence", "id", "A", "type_id", 0));
+        json_array_append_new(tmpl, json_pack("{s:{s:s,s:i}}", "Sequence", "id", "A",
+                                              "type_id", 0));
         if (part)
             json_array_append_new(tmpl,
                                   json_pack("{s:{s:s,s:i}}", "Sequence", "id", "B", "type_id", 1));

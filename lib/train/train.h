@@ -26,10 +26,11 @@
  * CKPT_DIR/step-NNNNNNNN written atomically: state.safetensors (every
  * trained parameter "param.NAME" and its moments "exp_avg.NAME",
  * "exp_avg_sq.NAME", f32; with early stopping also "best.NAME", the values
- * at the best evaluation, restored when the run ends) and trainer_state.json (step, epoch, position,
- * random state, schedule, early stopping, hashes of the stream and of the
- * frozen weights, the options that shape the trajectory). Frozen tensors
- * are not stored: resuming needs the same base (checked by hash).
+ * at the best evaluation, restored when the run ends) and trainer_state.json
+ * (step, epoch, position, random state, schedule, early stopping, hashes of
+ * the stream and of the frozen weights, the options that shape the
+ * trajectory). Frozen tensors are not stored: resuming needs the same base
+ * (checked by hash).
  *
  * Not here: reading records into examples (data.h, the tasks), choosing
  * trainable tensors (freeze.h, the methods), writing the final model. */

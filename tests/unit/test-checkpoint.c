@@ -192,7 +192,8 @@ static void gpt2_unprefixed(ft_model *g, const char *tmp)
     CHECK_MSG(ft_checkpoint_save(b, d2, -1, 0, NULL, &err) == 0, "%s", err.msg);
     snprintf(d3, sizeof d3, "%s/gpt2-bare-2/model.safetensors", tmp);
     char *saved = slurp(d3, &n);
-    CHECK_MSG(saved && !memmem(saved, n, "transformer.", 12) && memmem(saved, n, "\"wte.weight\"", 12),
+    CHECK_MSG(saved && !memmem(saved, n, "transformer.", 12) &&
+                  memmem(saved, n, "\"wte.weight\"", 12),
               "saved back with the prefix, or without wte.weight");
     free(saved);
     ft_model_free(b);
