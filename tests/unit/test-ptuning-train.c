@@ -40,6 +40,7 @@
 #include "model/checkpoint.h"
 #include "model/safetensors.h"
 #include "check.h"
+#include "cycles.h"
 
 static const char *root, *bin;
 
@@ -238,32 +239,8 @@ static void parity(const char *family, int H)
 
 static char sdir[] = "/tmp/ft-pt-stories-XXXXXX";
 
-/* Records of 33 ids cycling through 60, 97, ..., 319 from a random start. */
-static void write_cycles(const char *path, int n, uint64_t stream)
-{
-    ft_err err;
-    ft_rng rng;
-    ft_rec_builder b;
-    int32_t ids[33];
-    FILE *f = fopen(path, "wb");
-    ft_writer *w = ft_writer_open(fileno(f), path, 1, &err);
-    ft_rng_seed(&rng, 3, stream);
-    ft_rec_init(&b);
-    for (int r = 0; r < n; r++) {
-        int s = (int)ft_rng_below(&rng, 8);
-        for (int i = 0; i < 33; i++)
-            ids[i] = 60 + 37 * ((s + i) % 8);
-        ft_rec_reset(&b);
-        ft_rec_int_array(&b, "tokens", ids, 33);
-        ft_writer_put(w, &b, &err);
-    }
-    ft_writer_close(w, &err);
-    ft_rec_free(&b);
-    fclose(f);
-}
-
 /* Mean held-out loss per token of m (+ prefix a, or none) over the records
- * written by write_cycles(n, stream), each its own row. With grad, the
+ * written by write_cycles(n, 3, stream), each its own row. With grad, the
  * prefix's gradient is also computed (the base frozen). */
 static double heldout(ft_model *m, ft_prefix_adapter *a, int n, uint64_t stream, int grad)
 {
@@ -326,9 +303,9 @@ static void stories(const char *data)
     }
     CHECK(mkdtemp(sdir) != NULL);
     snprintf(p, sizeof p, "%s/train.mp", sdir);
-    write_cycles(p, 480, 1);
+    write_cycles(p, 480, 3, 1);
     snprintf(p, sizeof p, "%s/eval.mp", sdir);
-    write_cycles(p, 64, 2);
+    write_cycles(p, 64, 3, 2);
 
     ft_model *m = ft_checkpoint_load(model, &err), *fresh = ft_checkpoint_load(model, &err);
     CHECK(m && fresh);

@@ -28,69 +28,15 @@
 #include "data/records.h"
 #include "model/checkpoint.h"
 #include "check.h"
+#include "cycles.h"
 
 static const char *bin;
 static char dir[] = "/tmp/ft-stories-XXXXXX";
 
-static void write_counting(const char *path, int n, uint64_t stream)
-{
-    ft_err err;
-    ft_rng rng;
-    ft_rec_builder b;
-    int32_t ids[33];
-    FILE *f = fopen(path, "wb");
-    ft_writer *w = ft_writer_open(fileno(f), path, 1, &err);
-
-    ft_rng_seed(&rng, 1, stream);
-    ft_rec_init(&b);
-    for (int r = 0; r < n; r++) {
-        int s = (int)ft_rng_below(&rng, 8);
-        for (int i = 0; i < 33; i++)
-            ids[i] = 60 + 37 * ((s + i) % 8);
-        ft_rec_reset(&b);
-        ft_rec_int_array(&b, "tokens", ids, 33);
-        ft_writer_put(w, &b, &err);
-    }
-    ft_writer_close(w, &err);
-    ft_rec_free(&b);
-    fclose(f);
-}
-
-/* The eval_loss of the last record of a msgpack log. */
-static double last_eval(const char *path)
-{
-    ft_err err;
-    ft_record rec;
-    double v = NAN;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NAN;
-    ft_reader *r = ft_reader_open(fileno(f), path, 0, &err);
-    while (r && ft_reader_next(r, &rec, &err) == 1) {
-        const ft_field *e = ft_record_get(&rec, "eval_loss");
-        if (e)
-            ft_field_num(e, &v, &err);
-    }
-    ft_reader_free(r);
-    fclose(f);
-    return v;
-}
-
 static double train(const char *model, const char *name, const char *method,
                     const char *lr)
 {
-    char cmd[16384], log[4200];
-    snprintf(log, sizeof log, "%s/%s.log.mp", dir, name);
-    snprintf(cmd, sizeof cmd,
-             "%s/ft-train -m %s %s --seq-len 32 -b 8 --max-steps 60 --lr %s --warmup 5 "
-             "--weight-decay 0 --eval %s/eval.mp --eval-every 20 --log %s -j 1 -q "
-             "-o %s/%s < %s/train.mp",
-             bin, model, method, lr, dir, log, dir, name, dir);
-    int st = system(cmd);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", cmd);
-    double loss = last_eval(log);
-    printf("%s: held-out loss %.4f\n", name, loss);
-    return loss;
+    return cycles_train(bin, dir, model, name, method, lr);
 }
 
 int main(void)
@@ -108,9 +54,9 @@ int main(void)
         CHECK_SKIP("no %s", model);
     CHECK(mkdtemp(dir) != NULL);
     snprintf(p, sizeof p, "%s/train.mp", dir);
-    write_counting(p, 480, 1);
+    write_cycles(p, 480, 1, 1);
     snprintf(p, sizeof p, "%s/eval.mp", dir);
-    write_counting(p, 64, 2);
+    write_cycles(p, 64, 1, 2);
 
     double full = train(model, "full", "--method full", "1e-2");
     CHECK_MSG(full < 1.5, "full: held-out loss %.4f, bound 1.5", full);
