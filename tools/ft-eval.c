@@ -23,12 +23,13 @@
 #include "modelarg.h"
 #include "prog.h"
 #include "recout.h"
+#include "genarg.h"
 #include "scorearg.h"
 
 enum {
     OPT_TASK = FT_OPT_FIRST_PRIVATE, OPT_LABELS, OPT_COMPARE, OPT_MAX_RECORD, OPT_TOKENIZER,
     OPT_VERBALIZER, OPT_TEMPLATE, OPT_LENGTH_NORM, OPT_MAX_LEN, OPT_PREDICTIONS, OPT_SEQ_LEN,
-    OPT_MAX_TOKENS, OPT_TEMPERATURE, OPT_TOP_K, OPT_TOP_P, OPT_STOP, OPT_RESAMPLES
+    OPT_RESAMPLES
 };
 
 static const struct option long_opts[] = {
@@ -45,10 +46,7 @@ static const struct option long_opts[] = {
     {"batch-size", required_argument, 0, 'b'},
     {"predictions", required_argument, 0, OPT_PREDICTIONS},
     {"seq-len", required_argument, 0, OPT_SEQ_LEN},
-    {"max-tokens", required_argument, 0, OPT_MAX_TOKENS},
-    {"temperature", required_argument, 0, OPT_TEMPERATURE},
-    {"top-k", required_argument, 0, OPT_TOP_K}, {"top-p", required_argument, 0, OPT_TOP_P},
-    {"stop", required_argument, 0, OPT_STOP}, FT_PROG_LONG};
+    FT_GENARG_LONG, FT_PROG_LONG};
 
 struct options {
     int task;                  /* 0: from the model's metadata, else classify */
@@ -59,10 +57,7 @@ struct options {
     size_t max_record_bytes;
     const char *model, *adapter, *tokenizer, *verbalizer, *template_spec, *predictions;
     int length_norm, max_len, batch_size, seq_len;
-    int max_tokens, top_k;
-    double temperature, top_p;
-    const char **stops;
-    int n_stops;
+    ft_genarg gen;             /* sft's sampling */
     char **inputs;
     int n_inputs;
 };
@@ -117,12 +112,15 @@ static void parse_options(int argc, char **argv, struct options *o)
     ft_err err;
     int opt, model_opts = 0;
 
-    o->max_tokens = 256;
-    o->top_p = 1;
+    ft_genarg_init(&o->gen);
     o->resamples = FT_EVAL_BOOT;
     while ((opt = getopt_long(argc, argv, FT_PROG_SHORT "m:a:b:", long_opts, NULL)) != -1) {
         if (ft_prog_common(opt, optarg, usage))
             continue;
+        if (ft_genarg_take(&o->gen, opt, optarg)) {
+            model_opts = 1;
+            continue;
+        }
         switch (opt) {
         case OPT_TASK:
             if (!strcmp(optarg, "classify"))
@@ -168,31 +166,6 @@ static void parse_options(int argc, char **argv, struct options *o)
             o->seq_len = (int)ft_prog_long("--seq-len", optarg, 2, 1 << 24);
             model_opts = 1;
             break;
-        case OPT_MAX_TOKENS:
-            o->max_tokens = (int)ft_prog_long("--max-tokens", optarg, 1, 1 << 24);
-            model_opts = 1;
-            break;
-        case OPT_TEMPERATURE:
-            o->temperature = ft_prog_double("--temperature", optarg, 0, 1e6);
-            model_opts = 1;
-            break;
-        case OPT_TOP_K:
-            o->top_k = (int)ft_prog_long("--top-k", optarg, 0, 1 << 30);
-            model_opts = 1;
-            break;
-        case OPT_TOP_P:
-            o->top_p = ft_prog_double("--top-p", optarg, 1e-9, 1);
-            model_opts = 1;
-            break;
-        case OPT_STOP: {
-            const char **st = realloc(o->stops, (o->n_stops + 1) * sizeof *st);
-            if (!st)
-                ft_prog_fail("out of memory");
-            o->stops = st;
-            o->stops[o->n_stops++] = optarg;
-            model_opts = 1;
-            break;
-        }
         default: usage(2);
         }
     }
@@ -726,14 +699,8 @@ static void open_model(struct model_run *r, int task)
         return;
     }
     ft_gen_opts go = {0};
-    go.template_spec = o->template_spec ? o->template_spec : r->ma.meta.template_spec;
-    go.sample = ft_sample_defaults(r->ma.m);
-    go.sample.max_tokens = o->max_tokens;
-    go.sample.temperature = (float)o->temperature;
-    go.sample.top_k = o->top_k;
-    go.sample.top_p = (float)o->top_p;
-    go.stops = o->stops;
-    go.n_stops = o->n_stops;
+    go = ft_genarg_opts(&o->gen, r->ma.m,
+                        o->template_spec ? o->template_spec : r->ma.meta.template_spec);
     if (!(r->g = ft_gen_new(r->ma.m, r->ma.tok, r->ma.prefix, &go, &err)))
         ft_prog_die(&err);
 }
@@ -896,7 +863,7 @@ int main(int argc, char **argv)
         run_model(&o);
     else
         run_score(&o);
-    free(o.stops);
+    ft_genarg_free(&o.gen);
     ft_strv_free(o.labels, o.n_labels);
     return 0;
 }

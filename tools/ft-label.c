@@ -28,13 +28,13 @@
 #include "modelarg.h"
 #include "prog.h"
 #include "recout.h"
+#include "genarg.h"
 #include "scorearg.h"
 
 enum {
     OPT_TOKENIZER = FT_OPT_FIRST_PRIVATE, OPT_LABELS, OPT_VERBALIZER, OPT_TEMPLATE,
     OPT_LENGTH_NORM, OPT_MAX_LEN, OPT_THRESHOLD, OPT_TOP, OPT_KEEP_ALL, OPT_ABSTAIN,
-    OPT_RELABEL, OPT_SOFT, OPT_CALIBRATE, OPT_GENERATE, OPT_MAX_TOKENS, OPT_TEMPERATURE,
-    OPT_TOP_K, OPT_TOP_P, OPT_STOP, OPT_MAX_RECORD
+    OPT_RELABEL, OPT_SOFT, OPT_CALIBRATE, OPT_GENERATE, OPT_MAX_RECORD
 };
 
 static const struct option long_opts[] = {
@@ -52,10 +52,7 @@ static const struct option long_opts[] = {
     {"relabel", no_argument, 0, OPT_RELABEL}, {"soft", no_argument, 0, OPT_SOFT},
     {"calibrate", required_argument, 0, OPT_CALIBRATE},
     {"generate", no_argument, 0, OPT_GENERATE},
-    {"max-tokens", required_argument, 0, OPT_MAX_TOKENS},
-    {"temperature", required_argument, 0, OPT_TEMPERATURE},
-    {"top-k", required_argument, 0, OPT_TOP_K}, {"top-p", required_argument, 0, OPT_TOP_P},
-    {"stop", required_argument, 0, OPT_STOP},
+    FT_GENARG_LONG,
     {"max-record-bytes", required_argument, 0, OPT_MAX_RECORD}, FT_PROG_LONG};
 
 struct options {
@@ -67,10 +64,7 @@ struct options {
     double threshold;          /* < 0: none */
     long top;                  /* 0: none */
     int keep_all, abstain, relabel, soft, generate;
-    int max_tokens, top_k;
-    double temperature, top_p;
-    const char **stops;
-    int n_stops;
+    ft_genarg gen;             /* --generate's sampling */
     size_t max_record_bytes;
 };
 
@@ -119,14 +113,13 @@ static void usage(int status)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-    int opt, select = 0, gen_opts = 0, cls_opts = 0;
+    int opt, select = 0, cls_opts = 0;
     ft_err err;
 
     o->threshold = -1;
-    o->max_tokens = 256;
-    o->top_p = 1;
+    ft_genarg_init(&o->gen);
     while ((opt = getopt_long(argc, argv, FT_PROG_SHORT "m:a:o:b:", long_opts, NULL)) != -1) {
-        if (ft_prog_common(opt, optarg, usage))
+        if (ft_prog_common(opt, optarg, usage) || ft_genarg_take(&o->gen, opt, optarg))
             continue;
         switch (opt) {
         case 'm': o->model = optarg; break;
@@ -158,31 +151,6 @@ static void parse_options(int argc, char **argv, struct options *o)
         case OPT_SOFT: o->soft = 1; cls_opts = 1; break;
         case OPT_CALIBRATE: o->calibrate = optarg; cls_opts = 1; break;
         case OPT_GENERATE: o->generate = 1; break;
-        case OPT_MAX_TOKENS:
-            o->max_tokens = (int)ft_prog_long("--max-tokens", optarg, 1, 1 << 24);
-            gen_opts = 1;
-            break;
-        case OPT_TEMPERATURE:
-            o->temperature = ft_prog_double("--temperature", optarg, 0, 1e6);
-            gen_opts = 1;
-            break;
-        case OPT_TOP_K:
-            o->top_k = (int)ft_prog_long("--top-k", optarg, 0, 1 << 30);
-            gen_opts = 1;
-            break;
-        case OPT_TOP_P:
-            o->top_p = ft_prog_double("--top-p", optarg, 1e-9, 1);
-            gen_opts = 1;
-            break;
-        case OPT_STOP: {
-            const char **s = realloc(o->stops, (o->n_stops + 1) * sizeof *s);
-            if (!s)
-                ft_prog_fail("out of memory");
-            o->stops = s;
-            o->stops[o->n_stops++] = optarg;
-            gen_opts = 1;
-            break;
-        }
         case OPT_MAX_RECORD:
             if (ft_parse_bytes(optarg, &o->max_record_bytes, &err) < 0 ||
                 o->max_record_bytes == 0)
@@ -200,7 +168,7 @@ static void parse_options(int argc, char **argv, struct options *o)
     if (o->generate && (cls_opts || select || o->keep_all || o->abstain))
         ft_prog_usage_error("--generate writes responses: the classification and selection "
                             "options do not apply");
-    if (!o->generate && gen_opts)
+    if (!o->generate && o->gen.given)
         ft_prog_usage_error("--max-tokens, --temperature, --top-k, --top-p and --stop need "
                             "--generate");
     if (o->keep_all && (select || o->abstain))
@@ -905,14 +873,8 @@ static void run_generate(const struct options *o)
         ft_prog_fail("%s: %s", o->input, strerror(errno));
     if (ft_modelarg_open(&ma, o->model, o->adapter, o->tokenizer, &err) < 0)
         ft_prog_die(&err);
-    go.template_spec = o->template_spec ? o->template_spec : ma.meta.template_spec;
-    go.sample = ft_sample_defaults(ma.m);
-    go.sample.max_tokens = o->max_tokens;
-    go.sample.temperature = (float)o->temperature;
-    go.sample.top_k = o->top_k;
-    go.sample.top_p = (float)o->top_p;
-    go.stops = o->stops;
-    go.n_stops = o->n_stops;
+    go = ft_genarg_opts(&o->gen, ma.m,
+                        o->template_spec ? o->template_spec : ma.meta.template_spec);
     r.batch = o->batch_size > 0 ? (size_t)o->batch_size : 8;
     r.seeds = malloc(r.batch * sizeof *r.seeds);
     r.res = malloc(r.batch * sizeof *r.res);
@@ -982,6 +944,6 @@ int main(int argc, char **argv)
     else
         run_classify(&o);
     ft_strv_free(o.labels, o.n_labels);
-    free(o.stops);
+    ft_genarg_free(&o.gen);
     return 0;
 }
