@@ -20,10 +20,10 @@
 #include "eval/metrics.h"
 #include "eval/report.h"
 #include "eval/score.h"
+#include "genarg.h"
 #include "modelarg.h"
 #include "prog.h"
 #include "recout.h"
-#include "genarg.h"
 #include "scorearg.h"
 
 enum {

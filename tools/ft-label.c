@@ -25,10 +25,10 @@
 #include "eval/gen.h"
 #include "eval/score.h"
 #include "eval/select.h"
+#include "genarg.h"
 #include "modelarg.h"
 #include "prog.h"
 #include "recout.h"
-#include "genarg.h"
 #include "scorearg.h"
 
 enum {

@@ -33,12 +33,6 @@
 static const char *bin;
 static char dir[] = "/tmp/ft-lora-stories-XXXXXX";
 
-static double train(const char *model, const char *name, const char *method,
-                    const char *lr)
-{
-    return cycles_train(bin, dir, model, name, method, lr);
-}
-
 /* Held-out loss of m (mean CE a target token) on the eval rows. */
 static double eval_loss(ft_model *m, const char *path)
 {
@@ -95,8 +89,10 @@ int main(void)
 
     /* one record a row (--no-pack), so ft-train's evaluation rows are the
      * rows eval_loss() below builds */
-    double lora = train(model, "lora", "--method lora --lora-targets all-linear --lora-r 8 "
-                                       "--lora-alpha 16 --no-pack", "1e-2");
+    double lora = cycles_train(bin, dir, model, "lora",
+                               "--method lora --lora-targets all-linear --lora-r 8 "
+                               "--lora-alpha 16 --no-pack",
+                               "1e-2");
     CHECK_MSG(lora < 5.0, "lora: held-out loss %.4f, bound 5.0", lora);
 
     /* in-process: the adapter unmerged on a base that stays as loaded */

@@ -33,12 +33,6 @@
 static const char *bin;
 static char dir[] = "/tmp/ft-stories-XXXXXX";
 
-static double train(const char *model, const char *name, const char *method,
-                    const char *lr)
-{
-    return cycles_train(bin, dir, model, name, method, lr);
-}
-
 int main(void)
 {
     const char *data = check_data_dir();
@@ -58,9 +52,10 @@ int main(void)
     snprintf(p, sizeof p, "%s/eval.mp", dir);
     write_cycles(p, 64, 1, 2);
 
-    double full = train(model, "full", "--method full", "1e-2");
+    double full = cycles_train(bin, dir, model, "full", "--method full", "1e-2");
     CHECK_MSG(full < 1.5, "full: held-out loss %.4f, bound 1.5", full);
-    double frz = train(model, "freeze", "--method freeze --trainable-layers 2", "3e-3");
+    double frz = cycles_train(bin, dir, model, "freeze", "--method freeze --trainable-layers 2",
+                              "3e-3");
     CHECK_MSG(frz < 5.0, "freeze: held-out loss %.4f, bound 5.0", frz);
 
     /* Frozen tensors as they were: blocks 0-2 and the embedding. */

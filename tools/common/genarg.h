@@ -4,6 +4,8 @@
 #ifndef FT_GENARG_H
 #define FT_GENARG_H
 
+#include <getopt.h>
+
 #include "eval/gen.h"
 #include "prog.h"
 
